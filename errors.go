@@ -1,0 +1,133 @@
+package sysuser
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Sentinel errors. Every error the package returns for one of these causes
+// matches it with errors.Is, however much context it carries.
+var (
+	// ErrInvalidKey means the private key could not be used: it is not an RSA
+	// private key, is truncated, inconsistent or public-only. The message
+	// names what is wrong but never repeats key material.
+	ErrInvalidKey = errors.New("sysuser: invalid private key")
+
+	// ErrEncryptedKey means the PEM private key is password-protected. It also
+	// matches ErrInvalidKey. Decrypt the key once, for example with
+	// `openssl pkey -in encrypted.pem -out plain.pem`, and keep the plain key
+	// in a secret store.
+	ErrEncryptedKey = errors.New("sysuser: private key is password-protected; decrypt it first (openssl pkey -in encrypted.pem -out plain.pem)")
+
+	// ErrInvalidToken means the JWT returned by SuperOffice failed
+	// verification. The jwt/v5 cause (for example jwt.ErrTokenExpired or
+	// jwt.ErrTokenSignatureInvalid) is wrapped too.
+	ErrInvalidToken = errors.New("sysuser: invalid token")
+
+	// ErrInvalidConfig means NewClient was given an incomplete or
+	// contradictory Config.
+	ErrInvalidConfig = errors.New("sysuser: invalid config")
+
+	// ErrInvalidArgument means a call was given an unusable argument, such as
+	// an empty system user token or context identifier.
+	ErrInvalidArgument = errors.New("sysuser: invalid argument")
+
+	// ErrMalformedResponse means SuperOffice answered with a success status
+	// but a body that is not a well-formed answer of the expected kind, or
+	// one larger than the package reads.
+	ErrMalformedResponse = errors.New("sysuser: malformed response")
+)
+
+// AuthenticationError means SuperOffice answered and refused the exchange
+// (IsSuccessful was false). Message is SuperOffice's ErrorMessage, for example
+// "Calculated signature is invalid". A refusal is final for the request that
+// caused it: retrying the same request will not help.
+type AuthenticationError struct {
+	// Message is SuperOffice's ErrorMessage, as it sent it.
+	Message string
+	// ContextIdentifier is the tenant the exchange was for, e.g. "Cust12345".
+	ContextIdentifier string
+}
+
+// Error implements error.
+func (e *AuthenticationError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = "no reason given"
+	}
+	return fmt.Sprintf("sysuser: SuperOffice refused the system user token for %s: %s", e.ContextIdentifier, msg)
+}
+
+// HTTPError means the login service answered with an unexpected HTTP status
+// and no SOAP fault, for example a 500 HTML page from a proxy.
+type HTTPError struct {
+	// StatusCode is the HTTP status code, e.g. 503.
+	StatusCode int
+	// Status is the HTTP status line, e.g. "503 Service Unavailable".
+	Status string
+	// Body is the start of the response body (at most 4 KiB), for
+	// diagnostics. It is not part of Error().
+	Body []byte
+}
+
+// Error implements error. It names the status only.
+func (e *HTTPError) Error() string {
+	status := e.Status
+	if status == "" {
+		status = fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	return "sysuser: login service answered HTTP " + status
+}
+
+// FaultError is a SOAP Fault returned by PartnerSystemUserService.
+type FaultError struct {
+	// StatusCode is the HTTP status that carried the fault, usually 500.
+	StatusCode int
+	// Code is the faultcode, e.g. "s:Client".
+	Code string
+	// String is the faultstring, the server's explanation.
+	String string
+}
+
+// Error implements error.
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("sysuser: SOAP fault %s: %s", e.Code, e.String)
+}
+
+// keyError builds an error matching ErrInvalidKey with a fixed reason.
+// Reasons are always written by this package, never copied from a parser,
+// so that no key material can reach the message.
+func keyError(reason string) error {
+	return fmt.Errorf("%w: %s", ErrInvalidKey, reason)
+}
+
+// encryptedKeyError matches both ErrInvalidKey and ErrEncryptedKey.
+type encryptedKeyError struct{}
+
+func (encryptedKeyError) Error() string {
+	return "sysuser: invalid private key: it is password-protected; decrypt it first (openssl pkey -in encrypted.pem -out plain.pem)"
+}
+
+func (encryptedKeyError) Is(target error) bool {
+	return target == ErrInvalidKey || target == ErrEncryptedKey
+}
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+func argError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+}
+
+func tokenError(reason string, cause error) error {
+	if cause == nil {
+		return fmt.Errorf("%w: %s", ErrInvalidToken, reason)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrInvalidToken, reason, cause)
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformedResponse}, args...)...)
+}

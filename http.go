@@ -1,0 +1,97 @@
+package sysuser
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// maxResponseBytes caps every response body the package reads. Real answers
+// are a few KiB; a larger one is refused without reading the rest.
+const maxResponseBytes = 1 << 20
+
+// maxErrorBodyBytes is how much of an error response HTTPError keeps.
+const maxErrorBodyBytes = 4 << 10
+
+// readCapped reads and closes resp.Body, refusing a body larger than
+// maxResponseBytes after reading at most one byte more than that.
+func readCapped(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxResponseBytes {
+		return nil, malformed("response body is larger than %d bytes", maxResponseBytes)
+	}
+	return body, nil
+}
+
+func httpError(resp *http.Response, body []byte) *HTTPError {
+	if len(body) > maxErrorBodyBytes {
+		body = body[:maxErrorBodyBytes]
+	}
+	return &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Body: append([]byte(nil), body...)}
+}
+
+// newDefaultHTTPClient returns the client used when Config.HTTPClient is
+// nil: bounded connect, TLS handshake, response header and overall times,
+// and TLS verification as Go does it by default.
+func newDefaultHTTPClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   16,
+		},
+	}
+}
+
+// errCrossHostRedirect is returned when the login service redirects to
+// another host: following it would send the application token there.
+var errCrossHostRedirect = errors.New("sysuser: refusing to follow a redirect to another host")
+
+// withSafeRedirects returns a shallow copy of c whose redirects never leave
+// the original host or downgrade from https, checked before c's own policy.
+func withSafeRedirects(c *http.Client) *http.Client {
+	cp := *c
+	next := c.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		first := via[0].URL
+		if !sameOrigin(first, req.URL) {
+			return errCrossHostRedirect
+		}
+		if len(via) >= 5 {
+			return errors.New("sysuser: stopped after 5 redirects")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &cp
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && a.Host == b.Host
+}
+
+// isLoopback reports whether host (no port) names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

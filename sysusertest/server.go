@@ -1,0 +1,374 @@
+// Package sysusertest runs a fake SuperOffice login service and WebApi for
+// tests, in the manner of net/http/httptest.
+//
+// The fake behaves like PartnerSystemUserService over SOAP and REST: it
+// checks the application token, verifies the signed system user token with
+// the application's public key, refuses a stale timestamp, and answers with
+// an RS256 JWT it signs with its own key, published at /login/.well-known/jwks
+// and as a certificate for pinning. Tickets it issues are accepted by a fake
+// WebApi below the same server, at /{tenant}/api/.
+//
+//	srv, err := sysusertest.NewServer(sysusertest.Options{
+//		ApplicationToken: "app-token",
+//		PublicKey:        &appKey.PublicKey,
+//	})
+//	...
+//	defer srv.Close()
+//	srv.AddTenant("Cust12345", "MyApp-system-user-token")
+//	client, err := sysuser.NewClient(sysuser.Config{LoginURL: srv.URL, ...})
+package sysusertest
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// SuperOffice's messages for the refusals the fake makes, as
+// AuthenticationResponse.ErrorMessage.
+const (
+	MsgInvalidTimestamp        = "The supplied timestamp is invalid"
+	MsgInvalidSignature        = "Calculated signature is invalid"
+	MsgInvalidApplicationToken = "The application token is invalid"
+	MsgUnknownSystemUserToken  = "The system user token is not valid for this customer"
+	MsgMalformedSignedToken    = "The signed system token is malformed"
+)
+
+// Paths the fake serves, below its root. URL is the root + LoginPath.
+const (
+	LoginPath = "/login"
+	SOAPPath  = LoginPath + "/services/PartnerSystemUserService.svc"
+	RESTPath  = LoginPath + "/api/PartnerSystemUser/Authenticate"
+	JWKSPath  = LoginPath + "/.well-known/jwks"
+)
+
+// Issuer is the iss the fake writes, as SuperOffice does.
+const Issuer = "SuperOffice AS"
+
+// Claim names the fake writes.
+const claimPrefix = "http://schemas.superoffice.net/identity/"
+
+// Options configure a Server.
+type Options struct {
+	// ApplicationToken is the application's client secret the fake
+	// expects. Required.
+	ApplicationToken string
+	// PublicKey is the application's public key, which verifies signed
+	// system user tokens. Required.
+	PublicKey *rsa.PublicKey
+	// SigningKey is the key the fake signs its JWTs with. Nil means a new
+	// 2048-bit key; pass one to save the generation time across servers.
+	SigningKey *rsa.PrivateKey
+	// Clock is the fake's time, for the timestamp check, token lifetimes
+	// and ticket expiry. Nil means time.Now.
+	Clock func() time.Time
+	// MaxClockSkew is how far a signed token's timestamp may be from the
+	// fake's clock. Zero means 5 minutes.
+	MaxClockSkew time.Duration
+	// TokenLifetime is the JWT's exp - iat. Zero means 5 minutes.
+	TokenLifetime time.Duration
+	// TicketLifetime is how long the fake WebApi accepts a ticket. Zero
+	// means 6 hours, as SuperOffice documents.
+	TicketLifetime time.Duration
+}
+
+// Server is a running fake. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the login service's base URL, for sysuser.Config.LoginURL.
+	URL string
+	// Root is the server's root URL; tenants' WebApi URLs are below it.
+	Root string
+
+	opts    Options
+	srv     *httptest.Server
+	key     *rsa.PrivateKey
+	kid     string
+	certDER []byte
+
+	mu        sync.Mutex
+	tenants   map[string]*tenant // by context identifier
+	tickets   map[string]ticketInfo
+	status    int // when non-zero, exchanges answer with this HTTP status
+	tokenFunc func(claims map[string]any) string
+}
+
+type tenant struct {
+	token       string
+	serial      string
+	refusal     string
+	exchanges   int
+	webapiCalls int
+}
+
+type ticketInfo struct {
+	tenant   string
+	issuedAt time.Time
+	revoked  bool
+}
+
+// NewServer starts a fake. Close it when done.
+func NewServer(opts Options) (*Server, error) {
+	if opts.ApplicationToken == "" {
+		return nil, errors.New("sysusertest: Options.ApplicationToken is empty")
+	}
+	if opts.PublicKey == nil {
+		return nil, errors.New("sysusertest: Options.PublicKey is nil")
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.MaxClockSkew == 0 {
+		opts.MaxClockSkew = 5 * time.Minute
+	}
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = 5 * time.Minute
+	}
+	if opts.TicketLifetime == 0 {
+		opts.TicketLifetime = 6 * time.Hour
+	}
+	key := opts.SigningKey
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("sysusertest: generating the signing key: %w", err)
+		}
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"SuperOffice AS"}, CommonName: "sysusertest Federated Login"},
+		NotBefore:             time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:              time.Date(2120, 1, 1, 0, 0, 0, 0, time.UTC),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("sysusertest: making the certificate: %w", err)
+	}
+	thumb := sha1.Sum(der)
+	s := &Server{
+		opts:    opts,
+		key:     key,
+		kid:     strings.ToUpper(hex.EncodeToString(thumb[:])),
+		certDER: der,
+		tenants: map[string]*tenant{},
+		tickets: map[string]ticketInfo{},
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.route))
+	s.Root = s.srv.URL
+	s.URL = s.srv.URL + LoginPath
+	return s, nil
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
+
+// Client returns an *http.Client that talks to the server.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// AddTenant registers a tenant (e.g. "Cust12345") and the system user token
+// the application holds for it. Adding a tenant again replaces its token.
+func (s *Server) AddTenant(contextIdentifier, systemUserToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(contextIdentifier)))
+	t := s.tenants[strings.ToLower(contextIdentifier)]
+	if t == nil {
+		t = &tenant{serial: fmt.Sprintf("%010d", h.Sum32())}
+		s.tenants[strings.ToLower(contextIdentifier)] = t
+	}
+	t.token = systemUserToken
+}
+
+// Refuse makes every exchange for the tenant fail with IsSuccessful=false
+// and message as ErrorMessage. An empty message stops refusing.
+func (s *Server) Refuse(contextIdentifier, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {
+		t.refusal = message
+	}
+}
+
+// SetUnavailable makes every exchange answer with the HTTP status (such as
+// 503) and an HTML page, as a failing front end would. Zero restores
+// normal service. The key set and the WebApi stay up.
+func (s *Server) SetUnavailable(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = status
+}
+
+// SetTokenFunc replaces how the fake turns the claims of a successful
+// exchange into the token it returns. f gets the claims it would sign and
+// returns the token to send; Sign signs claims as the fake does. Nil
+// restores the default. Tests use it to return forged or broken tokens.
+func (s *Server) SetTokenFunc(f func(claims map[string]any) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenFunc = f
+}
+
+// Sign signs claims with the fake's key: RS256, with kid and x5t headers.
+func (s *Server) Sign(claims map[string]any) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
+	tok.Header["kid"] = s.kid
+	thumb := sha1.Sum(s.certDER)
+	tok.Header["x5t"] = base64.RawURLEncoding.EncodeToString(thumb[:])
+	signed, err := tok.SignedString(s.key)
+	if err != nil {
+		panic("sysusertest: signing a token: " + err.Error()) // cannot happen with a valid RSA key
+	}
+	return signed
+}
+
+// KeyID is the kid of the fake's signing key: the upper-case hex SHA-1
+// thumbprint of its certificate, as SuperOffice's kids are.
+func (s *Server) KeyID() string { return s.kid }
+
+// Certificate returns the fake's signing certificate in PEM, as
+// SuperOffice ships SuperOfficeFederatedLogin.crt, for sysuser.Config.Certificate.
+func (s *Server) Certificate() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.certDER})
+}
+
+// Exchanges returns how many Authenticate requests named the tenant,
+// successful or not.
+func (s *Server) Exchanges(contextIdentifier string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {
+		return t.exchanges
+	}
+	return 0
+}
+
+// WebAPIURL returns the tenant's WebApi base URL, as the webapi_url claim
+// carries it (ending in "/api/").
+func (s *Server) WebAPIURL(contextIdentifier string) string {
+	return s.Root + "/" + contextIdentifier + "/api/"
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case strings.EqualFold(p, SOAPPath):
+		s.serveSOAP(w, r)
+	case strings.EqualFold(p, RESTPath):
+		s.serveREST(w, r)
+	case p == JWKSPath:
+		s.serveJWKS(w, r)
+	case strings.Contains(p, "/api/"):
+		s.serveWebAPI(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// unavailable answers with the configured failure status, if any.
+func (s *Server) unavailable(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	status := s.status
+	s.mu.Unlock()
+	if status == 0 {
+		return false
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
+	return true
+}
+
+// authenticate is the service's logic, shared by SOAP and REST. It returns
+// the token to send, or SuperOffice's refusal message.
+func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token, refusal string) {
+	now := s.opts.Clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[strings.ToLower(contextIdentifier)]
+	if t != nil {
+		t.exchanges++
+	}
+	if appToken != s.opts.ApplicationToken {
+		return "", MsgInvalidApplicationToken
+	}
+	// TOKEN.yyyyMMddHHmm.base64(signature); the token may contain dots.
+	i := strings.LastIndexByte(signed, '.')
+	if i < 0 {
+		return "", MsgMalformedSignedToken
+	}
+	signedPart, sig64 := signed[:i], signed[i+1:]
+	j := strings.LastIndexByte(signedPart, '.')
+	if j < 0 {
+		return "", MsgMalformedSignedToken
+	}
+	sysToken, stamp := signedPart[:j], signedPart[j+1:]
+	ts, err := time.Parse("200601021504", stamp)
+	if err != nil || len(stamp) != 12 {
+		return "", MsgInvalidTimestamp
+	}
+	if d := now.Sub(ts); d > s.opts.MaxClockSkew || d < -s.opts.MaxClockSkew {
+		return "", MsgInvalidTimestamp
+	}
+	sig, err := base64.StdEncoding.DecodeString(sig64)
+	if err != nil {
+		return "", MsgInvalidSignature
+	}
+	digest := sha256.Sum256([]byte(signedPart))
+	if rsa.VerifyPKCS1v15(s.opts.PublicKey, crypto.SHA256, digest[:], sig) != nil {
+		return "", MsgInvalidSignature
+	}
+	if t == nil || t.token != sysToken {
+		return "", MsgUnknownSystemUserToken
+	}
+	if t.refusal != "" {
+		return "", t.refusal
+	}
+	ticket := newTicket()
+	s.tickets[ticket] = ticketInfo{tenant: strings.ToLower(contextIdentifier), issuedAt: now}
+	claims := map[string]any{
+		"iss":                            Issuer,
+		"aud":                            "spn:" + t.serial,
+		"iat":                            now.Unix(),
+		"nbf":                            now.Unix(),
+		"exp":                            now.Add(s.opts.TokenLifetime).Unix(),
+		claimPrefix + "ticket":           ticket,
+		claimPrefix + "ctx":              contextIdentifier,
+		claimPrefix + "serial":           t.serial,
+		claimPrefix + "webapi_url":       s.WebAPIURL(contextIdentifier),
+		claimPrefix + "netserver_url":    s.Root + "/" + contextIdentifier + "/Remote/Services88/",
+		claimPrefix + "associateid":      "5",
+		claimPrefix + "identityprovider": "SuperOffice SuperId",
+		claimPrefix + "email":            "system.user@" + strings.ToLower(contextIdentifier) + ".example",
+		claimPrefix + "is_administrator": "False",
+	}
+	if s.tokenFunc != nil {
+		return s.tokenFunc(claims), ""
+	}
+	return s.Sign(claims), ""
+}
+
+func newTicket() string {
+	b := make([]byte, 48)
+	rand.Read(b)
+	return "7T:" + base64.StdEncoding.EncodeToString(b)
+}

@@ -1,0 +1,73 @@
+package sysusertest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// serveWebAPI is a fake tenant WebApi below /{tenant}/api/. It accepts a
+// request only with "Authorization: SOTicket <ticket>" naming a ticket the
+// fake issued for that tenant, not revoked and not older than
+// TicketLifetime, and "SO-AppToken: <application token>". It answers 401
+// otherwise, and otherwise echoes what it was asked as JSON.
+func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/")
+	tenantID, path, ok := strings.Cut(rest, "/api/")
+	if !ok || tenantID == "" || strings.Contains(tenantID, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	scheme, ticket, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	now := s.opts.Clock()
+	s.mu.Lock()
+	t := s.tenants[strings.ToLower(tenantID)]
+	info, known := s.tickets[ticket]
+	authorized := t != nil && strings.EqualFold(scheme, "SOTicket") && known && !info.revoked &&
+		info.tenant == strings.ToLower(tenantID) && now.Sub(info.issuedAt) < s.opts.TicketLifetime &&
+		r.Header.Get("SO-AppToken") == s.opts.ApplicationToken
+	if t != nil {
+		t.webapiCalls++
+	}
+	s.mu.Unlock()
+	if !authorized {
+		w.Header().Set("WWW-Authenticate", `SOTicket realm="SuperOffice"`)
+		http.Error(w, `{"Error":"Unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(map[string]string{
+		"ContextIdentifier": tenantID,
+		"Method":            r.Method,
+		"Path":              path,
+	})
+}
+
+// RevokeTicket makes the fake WebApi answer 401 to ticket from now on, as
+// SuperOffice does once a ticket is no longer valid.
+func (s *Server) RevokeTicket(ticket string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if info, ok := s.tickets[ticket]; ok {
+		info.revoked = true
+		s.tickets[ticket] = info
+	}
+}
+
+// WebAPICalls returns how many requests the fake WebApi received for the
+// tenant, authorized or not.
+func (s *Server) WebAPICalls(contextIdentifier string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {
+		return t.webapiCalls
+	}
+	return 0
+}
+
+// IssuedTickets returns how many tickets the fake has issued in all.
+func (s *Server) IssuedTickets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tickets)
+}
