@@ -94,22 +94,22 @@ func (s *Signer) Public() *rsa.PublicKey {
 	return &pub
 }
 
-func (s *Signer) describe() string {
-	if s == nil || s.key == nil {
+func (s Signer) describe() string {
+	if s.key == nil {
 		return "sysuser.Signer{<no key>}"
 	}
 	return fmt.Sprintf("sysuser.Signer{key: RSA-%d [redacted]}", s.key.N.BitLen())
 }
 
 // String describes the Signer without its key.
-func (s *Signer) String() string { return s.describe() }
+func (s Signer) String() string { return s.describe() }
 
 // GoString describes the Signer without its key, for %#v.
-func (s *Signer) GoString() string { return s.describe() }
+func (s Signer) GoString() string { return s.describe() }
 
 // Format prints the Signer's description for every verb, so that no
 // formatting verb reaches the key.
-func (s *Signer) Format(f fmt.State, _ rune) { io.WriteString(f, s.describe()) }
+func (s Signer) Format(f fmt.State, _ rune) { io.WriteString(f, s.describe()) }
 
 // LogValue describes the Signer to log/slog without its key.
-func (s *Signer) LogValue() slog.Value { return slog.StringValue(s.describe()) }
+func (s Signer) LogValue() slog.Value { return slog.StringValue(s.describe()) }

@@ -1,0 +1,90 @@
+// Command quickstart runs the library's main job against sysusertest, a
+// fake SuperOffice started in-process, so it needs no account:
+//
+//	go run ./examples/quickstart
+//
+// It makes an application key, registers a tenant with the fake, exchanges
+// the tenant's system user token for a ticket, and calls the tenant's
+// WebApi with it.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/go-superoffice/sysuser"
+	"github.com/go-superoffice/sysuser/sysusertest"
+)
+
+func main() {
+	log.SetFlags(0)
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run() error {
+	// The application's key pair. A real application loads the private key
+	// SuperOffice handed it (.NET XML or PEM) with sysuser.NewSigner.
+	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	signer, err := sysuser.NewSignerFromKey(appKey)
+	if err != nil {
+		return err
+	}
+
+	const appToken = "quickstart-application-token"
+	fake, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: appToken, PublicKey: signer.Public()})
+	if err != nil {
+		return err
+	}
+	defer fake.Close()
+	fake.AddTenant("Cust12345", "Quickstart App-8k8Q7DmBgo")
+
+	client, err := sysuser.NewClient(sysuser.Config{
+		LoginURL:         fake.URL, // real use: Environment: "sod", "stage" or "online"
+		ApplicationToken: appToken,
+		Signer:           signer,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := client.Exchange(ctx, "Quickstart App-8k8Q7DmBgo", "Cust12345")
+	if err != nil {
+		return err
+	}
+	fmt.Println("login service:", fake.URL)
+	fmt.Println("tenant:       ", res.ContextIdentifier)
+	fmt.Println("ticket:       ", sysuser.RedactTicket(res.Ticket))
+	fmt.Println("WebApi URL:   ", res.WebAPIURL)
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, res.WebAPIURL+"v1/Contact/2", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "SOTicket "+res.Ticket)
+	req.Header.Set("SO-AppToken", appToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	fmt.Printf("GET %sv1/Contact/2 -> %s %s", res.WebAPIURL, resp.Status, body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("WebApi answered %s", resp.Status)
+	}
+	return nil
+}
