@@ -24,7 +24,7 @@ type restRequest struct {
 func (c *Client) authenticateREST(ctx context.Context, signedToken, contextIdentifier string) (string, error) {
 	body, err := json.Marshal(restRequest{
 		SignedSystemToken: signedToken,
-		ApplicationToken:  c.appToken,
+		ApplicationToken:  c.secrets.appToken,
 		ContextIdentifier: contextIdentifier,
 		ReturnTokenType:   "JWT",
 	})

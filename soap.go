@@ -46,7 +46,7 @@ func soapRequest(appToken, contextIdentifier, signedToken string) []byte {
 // authenticateSOAP posts the envelope and returns the JWT from a successful
 // AuthenticationResponse.
 func (c *Client) authenticateSOAP(ctx context.Context, signedToken, contextIdentifier string) (string, error) {
-	body := soapRequest(c.appToken, contextIdentifier, signedToken)
+	body := soapRequest(c.secrets.appToken, contextIdentifier, signedToken)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.loginURL+SOAPPath, bytes.NewReader(body))
 	if err != nil {
 		return "", err

@@ -120,7 +120,7 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(c.describe()) }
 // credentials. It is safe for concurrent use; make one per application and
 // share it.
 type Client struct {
-	appToken string
+	secrets  *clientSecrets
 	signer   *Signer
 	loginURL string
 	protocol Protocol
@@ -134,8 +134,8 @@ type Client struct {
 // NewClient checks cfg and returns a Client. Errors match ErrInvalidConfig,
 // or ErrInvalidKey for an unusable private key.
 func NewClient(cfg Config) (*Client, error) {
-	c := &Client{appToken: cfg.ApplicationToken, protocol: cfg.Protocol, now: cfg.Clock, log: cfg.Logger}
-	if c.appToken == "" {
+	c := &Client{secrets: &clientSecrets{appToken: cfg.ApplicationToken}, protocol: cfg.Protocol, now: cfg.Clock, log: cfg.Logger}
+	if cfg.ApplicationToken == "" {
 		return nil, configError("ApplicationToken is empty")
 	}
 	if c.protocol != SOAP && c.protocol != REST {
@@ -189,6 +189,31 @@ func NewClient(cfg Config) (*Client, error) {
 	c.parser = newExchangeParser(leeway, c.now)
 	return c, nil
 }
+
+// clientSecrets holds what a Client must never print. It sits behind a
+// pointer so that even printing a dereferenced Client shows an address.
+type clientSecrets struct {
+	appToken string
+}
+
+func (c *Client) describe() string {
+	if c == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("sysuser.Client{LoginURL: %q, Protocol: %s, ApplicationToken: [redacted], Signer: %s}", c.loginURL, c.protocol, c.signer)
+}
+
+// String describes the Client without its secrets.
+func (c *Client) String() string { return c.describe() }
+
+// GoString describes the Client without its secrets, for %#v.
+func (c *Client) GoString() string { return c.describe() }
+
+// Format prints the description for every verb.
+func (c *Client) Format(f fmt.State, _ rune) { io.WriteString(f, c.describe()) }
+
+// LogValue describes the Client to log/slog without its secrets.
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.describe()) }
 
 // resolveLoginURL turns Environment or LoginURL into a base URL without a
 // trailing slash, refusing plain http except on loopback.

@@ -15,6 +15,9 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
+	s.mu.Lock()
+	s.jwksHits++
+	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"keys": []any{s.JWK()}})
 }
@@ -34,4 +37,11 @@ func (s *Server) JWK() map[string]any {
 		"n":   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
 		"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
 	}
+}
+
+// JWKSRequests returns how many times the key set was fetched.
+func (s *Server) JWKSRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jwksHits
 }

@@ -106,6 +106,7 @@ type Server struct {
 	mu        sync.Mutex
 	tenants   map[string]*tenant // by context identifier
 	tickets   map[string]ticketInfo
+	jwksHits  int
 	status    int // when non-zero, exchanges answer with this HTTP status
 	tokenFunc func(claims map[string]any) string
 }
