@@ -1,0 +1,34 @@
+// Package sysuser lets a server talk to SuperOffice CRM Online as a
+// tenant's system user, with no person logged in.
+//
+// A partner application holds an RSA private key (.NET XML or PEM) and, for
+// each tenant that approved it, a system user token. The package signs the
+// token (TOKEN.yyyyMMddHHmm.base64(RSA-SHA256)), posts it to SuperOffice's
+// PartnerSystemUserService over SOAP or REST with the application token and
+// the tenant id, verifies the JWT that comes back (RS256, SuperOffice's key,
+// issuer "SuperOffice AS", audience "spn:<serial>", lifetime), and returns a
+// SystemUserResult with the ticket ("7T:...") and the tenant's WebApi URL.
+//
+//	client, err := sysuser.NewClient(sysuser.Config{
+//		Environment:      "online",
+//		ApplicationToken: os.Getenv("SO_APP_TOKEN"),
+//		PrivateKey:       keyFileBytes,
+//	})
+//	...
+//	res, err := client.Exchange(ctx, systemUserToken, "Cust12345")
+//	...
+//	req.Header.Set("Authorization", "SOTicket "+res.Ticket)
+//	req.Header.Set("SO-AppToken", appToken)
+//
+// Every exchange creates a credentials record in the tenant's database and
+// a ticket lasts hours: exchange once and reuse the ticket.
+//
+// Errors are typed: *AuthenticationError when SuperOffice refuses,
+// ErrInvalidToken when its answer fails verification, *HTTPError and
+// *FaultError for transport failures, ErrInvalidKey, ErrInvalidConfig and
+// ErrInvalidArgument for bad input. No error, log record or fmt output of
+// the package's types carries a secret: application token, private key,
+// signed token or ticket.
+//
+// Package sysusertest provides a fake SuperOffice for tests.
+package sysuser
