@@ -357,7 +357,10 @@ func TestTokenVerification(t *testing.T) {
 		says  string
 	}{
 		{"valid", func(c map[string]any) string { return env.fake.Sign(c) }, nil, ""},
-		{"exp within leeway", func(c map[string]any) string { c["exp"] = clock.Now().Add(-30 * time.Second).Unix(); return env.fake.Sign(c) }, nil, ""},
+		{"exp within leeway", func(c map[string]any) string {
+			c["exp"] = clock.Now().Add(-30 * time.Second).Unix()
+			return env.fake.Sign(c)
+		}, nil, ""},
 		{"forged with another key, same kid", func(c map[string]any) string { return signWith(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, jwt.ErrTokenSignatureInvalid, ""},
 		{"alg none", func(c map[string]any) string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(c)).SignedString(jwt.UnsafeAllowNoneSignatureType)
@@ -370,14 +373,24 @@ func TestTokenVerification(t *testing.T) {
 			s, _ := tok.SignedString(pub)
 			return s
 		}, jwt.ErrTokenSignatureInvalid, "HS256"},
-		{"RS512", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS512, env.fake.KeyID(), c) }, jwt.ErrTokenSignatureInvalid, "RS512"},
-		{"PS256", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodPS256, env.fake.KeyID(), c) }, jwt.ErrTokenSignatureInvalid, "PS256"},
+		{"RS512", func(c map[string]any) string {
+			return signWith(fakeSigningKey(t), jwt.SigningMethodRS512, env.fake.KeyID(), c)
+		}, jwt.ErrTokenSignatureInvalid, "RS512"},
+		{"PS256", func(c map[string]any) string {
+			return signWith(fakeSigningKey(t), jwt.SigningMethodPS256, env.fake.KeyID(), c)
+		}, jwt.ErrTokenSignatureInvalid, "PS256"},
 		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidIssuer, ""},
 		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
 		{"audience without serial", func(c map[string]any) string { delete(c, sysuser.ClaimSerial); return env.fake.Sign(c) }, nil, "serial"},
-		{"expired", func(c map[string]any) string { c["exp"] = clock.Now().Add(-2 * time.Minute).Unix(); return env.fake.Sign(c) }, jwt.ErrTokenExpired, ""},
+		{"expired", func(c map[string]any) string {
+			c["exp"] = clock.Now().Add(-2 * time.Minute).Unix()
+			return env.fake.Sign(c)
+		}, jwt.ErrTokenExpired, ""},
 		{"no exp", func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, jwt.ErrTokenRequiredClaimMissing, ""},
-		{"not valid yet", func(c map[string]any) string { c["nbf"] = clock.Now().Add(10 * time.Minute).Unix(); return env.fake.Sign(c) }, jwt.ErrTokenNotValidYet, ""},
+		{"not valid yet", func(c map[string]any) string {
+			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
+			return env.fake.Sign(c)
+		}, jwt.ErrTokenNotValidYet, ""},
 		{"no ticket", func(c map[string]any) string { delete(c, sysuser.ClaimTicket); return env.fake.Sign(c) }, nil, "ticket claim"},
 		{"other tenant", func(c map[string]any) string { c[sysuser.ClaimContext] = "Cust666"; return env.fake.Sign(c) }, nil, "Cust666"},
 		{"unknown kid", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, jwt.ErrTokenUnverifiable, "FFFF"},
