@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -87,6 +89,20 @@ type Config struct {
 	// Clock returns the current time. Nil means time.Now. Tests set it to
 	// move time without waiting.
 	Clock func() time.Time
+	// RefreshAge is how old a cached ticket may get before Ticket renews it
+	// in the background, still handing out the current one. Zero means
+	// DefaultRefreshAge (1 hour).
+	RefreshAge time.Duration
+	// TicketLifetime is how long after its exchange a ticket is handed out
+	// at all; past it, callers wait for a new one. Zero means
+	// DefaultTicketLifetime (6 hours less 10 minutes). It must exceed
+	// RefreshAge.
+	TicketLifetime time.Duration
+	// ExchangeTimeout bounds each exchange Ticket runs on behalf of all its
+	// callers. Zero means DefaultExchangeTimeout (1 minute).
+	ExchangeTimeout time.Duration
+	// Store keeps the cached tickets. Nil means a new MemoryStore.
+	Store TicketStore
 	// Logger receives the Client's log records (exchanges, refreshes,
 	// failures, durations; never secrets). Nil means no logging.
 	Logger *slog.Logger
@@ -129,6 +145,14 @@ type Client struct {
 	parser   *jwt.Parser
 	now      func() time.Time
 	log      *slog.Logger
+
+	// Ticket cache.
+	store           TicketStore
+	refreshAge      time.Duration
+	lifetime        time.Duration
+	exchangeTimeout time.Duration
+	tenants         sync.Map // context identifier → *tenantState
+	lastSweep       atomic.Int64
 }
 
 // NewClient checks cfg and returns a Client. Errors match ErrInvalidConfig,
@@ -187,7 +211,28 @@ func NewClient(cfg Config) (*Client, error) {
 		leeway = 0
 	}
 	c.parser = newExchangeParser(leeway, c.now)
+	c.store = cfg.Store
+	if c.store == nil {
+		c.store = NewMemoryStore()
+	}
+	c.refreshAge = orDefault(cfg.RefreshAge, DefaultRefreshAge)
+	c.lifetime = orDefault(cfg.TicketLifetime, DefaultTicketLifetime)
+	c.exchangeTimeout = orDefault(cfg.ExchangeTimeout, DefaultExchangeTimeout)
+	if c.refreshAge < 0 || c.lifetime < 0 || c.exchangeTimeout < 0 {
+		return nil, configError("RefreshAge, TicketLifetime and ExchangeTimeout must not be negative")
+	}
+	if c.refreshAge >= c.lifetime {
+		return nil, configError("RefreshAge (%s) must be shorter than TicketLifetime (%s)", c.refreshAge, c.lifetime)
+	}
+	c.lastSweep.Store(c.now().UnixNano())
 	return c, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // clientSecrets holds what a Client must never print. It sits behind a
@@ -267,7 +312,7 @@ func (c *Client) Exchange(ctx context.Context, systemUserToken, contextIdentifie
 	start := time.Now()
 	res, err := c.exchange(ctx, systemUserToken, contextIdentifier)
 	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: exchange failed",
+		c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: exchange failed",
 			slog.String("tenant", contextIdentifier), slog.String("protocol", c.protocol.String()),
 			slog.Duration("duration", time.Since(start)), slog.String("error", err.Error()))
 		return nil, err

@@ -13,9 +13,6 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	if s.unavailable(w) {
-		return
-	}
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		http.Error(w, "unsupported media type", http.StatusUnsupportedMediaType)
 		return
@@ -38,10 +35,17 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(req.ReturnTokenType, "JWT") {
 		msg := "sysusertest issues JWT tokens only"
 		resp.ErrorMessage = &msg
-	} else if token, refusal := s.authenticate(req.ApplicationToken, req.ContextIdentifier, req.SignedSystemToken); refusal != "" {
-		resp.ErrorMessage = &refusal
 	} else {
-		resp.IsSuccessful, resp.Token = true, &token
+		token, refusal, status := s.authenticate(req.ApplicationToken, req.ContextIdentifier, req.SignedSystemToken)
+		switch {
+		case status != 0:
+			failPage(w, status)
+			return
+		case refusal != "":
+			resp.ErrorMessage = &refusal
+		default:
+			resp.IsSuccessful, resp.Token = true, &token
+		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(resp)

@@ -230,7 +230,9 @@ func (s *Server) SetTokenFunc(f func(claims map[string]any) string) {
 }
 
 // Sign signs claims with the fake's key: RS256, with kid and x5t headers.
-func (s *Server) Sign(claims map[string]any) string {
+func (s *Server) Sign(claims map[string]any) string { return s.sign(claims) }
+
+func (s *Server) sign(claims map[string]any) string {
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 	tok.Header["kid"] = s.kid
 	thumb := sha1.Sum(s.certDER)
@@ -252,8 +254,8 @@ func (s *Server) Certificate() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.certDER})
 }
 
-// Exchanges returns how many Authenticate requests named the tenant,
-// successful or not.
+// Exchanges returns how many Authenticate requests named the tenant:
+// successful, refused, or failed by SetUnavailable.
 func (s *Server) Exchanges(contextIdentifier string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -285,23 +287,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// unavailable answers with the configured failure status, if any.
-func (s *Server) unavailable(w http.ResponseWriter) bool {
-	s.mu.Lock()
-	status := s.status
-	s.mu.Unlock()
-	if status == 0 {
-		return false
-	}
+// failPage answers with a failing front end's HTML page.
+func failPage(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
-	return true
 }
 
 // authenticate is the service's logic, shared by SOAP and REST. It returns
-// the token to send, or SuperOffice's refusal message.
-func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token, refusal string) {
+// the token to send, or SuperOffice's refusal message, or an HTTP status
+// to fail with (see SetUnavailable). Every call counts as an exchange for
+// the tenant it names.
+func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token, refusal string, status int) {
 	now := s.opts.Clock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -309,6 +306,15 @@ func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token
 	if t != nil {
 		t.exchanges++
 	}
+	if s.status != 0 {
+		return "", "", s.status
+	}
+	token, refusal = s.check(t, appToken, contextIdentifier, signed, now)
+	return token, refusal, 0
+}
+
+// check validates one request and issues the token. s.mu is held.
+func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, now time.Time) (token, refusal string) {
 	if appToken != s.opts.ApplicationToken {
 		return "", MsgInvalidApplicationToken
 	}
@@ -365,7 +371,7 @@ func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token
 	if s.tokenFunc != nil {
 		return s.tokenFunc(claims), ""
 	}
-	return s.Sign(claims), ""
+	return s.sign(claims), ""
 }
 
 func newTicket() string {

@@ -24,9 +24,6 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	if s.unavailable(w) {
-		return
-	}
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/xml") {
 		soapFault(w, http.StatusUnsupportedMediaType, "s:Client", "Cannot process the message because the content type was not the expected type 'text/xml; charset=utf-8'.")
 		return
@@ -63,7 +60,11 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	var token, refusal string
 	switch tokenType {
 	case "Jwt":
-		token, refusal = s.authenticate(appToken, ctxID, signed)
+		var status int
+		if token, refusal, status = s.authenticate(appToken, ctxID, signed); status != 0 {
+			failPage(w, status)
+			return
+		}
 	case "Saml":
 		refusal = "sysusertest issues Jwt tokens only"
 	default:

@@ -1,0 +1,424 @@
+package sysuser_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-superoffice/sysuser"
+	"github.com/go-superoffice/sysuser/sysusertest"
+)
+
+// gate sits between a Client and the fake. While held, it holds the
+// exchanges of one tenant until opened, so tests can act while an exchange
+// is in flight. It starts open.
+type gate struct {
+	srv     *httptest.Server
+	arrived chan struct{}
+
+	mu      sync.Mutex
+	holding bool
+	release chan struct{}
+}
+
+func newGate(t *testing.T, fake *sysusertest.Server, tenant string) *gate {
+	g := &gate{arrived: make(chan struct{}, 10000)}
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		g.mu.Lock()
+		holding, release := g.holding, g.release
+		g.mu.Unlock()
+		if holding && (bytes.Contains(body, []byte(">"+tenant+"<")) || bytes.Contains(body, []byte(`"`+tenant+`"`))) {
+			g.arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		forward(t, w, r, fake.Root)
+	}))
+	t.Cleanup(g.srv.Close)
+	t.Cleanup(g.open) // runs before the server closes
+	return g
+}
+
+func (g *gate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.holding {
+		g.holding, g.release = true, make(chan struct{})
+	}
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.holding {
+		close(g.release)
+		g.holding = false
+	}
+}
+
+func (g *gate) waitArrival(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exchange reached the gate")
+	}
+}
+
+// gatedEnv is a test env whose client talks to the fake through a gate.
+func gatedEnv(t *testing.T, clock *fakeClock, mutate func(*sysuser.Config)) (*testEnv, *gate) {
+	env := newTestEnv(t, clock.Now, mutate)
+	g := newGate(t, env.fake, testTenant)
+	env.cfg.LoginURL = g.srv.URL + "/login"
+	env.client = mustClient(t, env.cfg)
+	return env, g
+}
+
+// eventually polls cond until it holds, for background work to land. It
+// waits for an event; it asserts nothing about how long that takes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func mustTicket(t *testing.T, c *sysuser.Client, tenant string) string {
+	t.Helper()
+	res, err := c.Ticket(context.Background(), testUserToken, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Ticket
+}
+
+func TestTicketColdTenantOneExchangeForAThousandCallers(t *testing.T) {
+	clock := newFakeClock()
+	env, g := gatedEnv(t, clock, nil)
+	g.hold()
+	const n = 1000
+	var wg sync.WaitGroup
+	tickets := make([]string, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+			errs[i] = err
+			if err == nil {
+				tickets[i] = res.Ticket
+			}
+		}(i)
+	}
+	g.waitArrival(t)
+	time.Sleep(20 * time.Millisecond) // let the callers pile up behind the one exchange
+	g.open()
+	wg.Wait()
+	for i := range tickets {
+		if errs[i] != nil || tickets[i] != tickets[0] || tickets[0] == "" {
+			t.Fatalf("caller %d: %v, same ticket: %v", i, errs[i], tickets[i] == tickets[0])
+		}
+	}
+	if got := env.fake.Exchanges(testTenant); got != 1 {
+		t.Fatalf("%d callers caused %d exchanges, want 1", n, got)
+	}
+	for i := 0; i < 100; i++ {
+		mustTicket(t, env.client, testTenant)
+	}
+	if got := env.fake.Exchanges(testTenant); got != 1 {
+		t.Fatalf("cached calls caused exchanges: %d", got)
+	}
+}
+
+func TestTicketRefreshesInBackgroundAfterRefreshAge(t *testing.T) {
+	clock := newFakeClock()
+	env, g := gatedEnv(t, clock, nil)
+	t1 := mustTicket(t, env.client, testTenant)
+
+	clock.Advance(59 * time.Minute)
+	if mustTicket(t, env.client, testTenant) != t1 || env.fake.Exchanges(testTenant) != 1 {
+		t.Fatal("refreshed before the refresh age")
+	}
+	clock.Advance(2 * time.Minute) // 61 minutes old: one caller starts a refresh
+	g.hold()
+	if got := mustTicket(t, env.client, testTenant); got != t1 {
+		t.Fatal("the caller that started the refresh did not get the still-valid ticket")
+	}
+	g.waitArrival(t)
+	// While the refresh is held, everyone keeps getting the old ticket and
+	// no second exchange starts.
+	for i := 0; i < 50; i++ {
+		if mustTicket(t, env.client, testTenant) != t1 {
+			t.Fatal("old ticket not served during the refresh")
+		}
+	}
+	g.open()
+	eventually(t, "the refreshed ticket is served", func() bool { return mustTicket(t, env.client, testTenant) != t1 })
+	if got := env.fake.Exchanges(testTenant); got != 2 {
+		t.Fatalf("%d exchanges, want 2", got)
+	}
+}
+
+func TestTicketNeverPastHardLifetime(t *testing.T) {
+	clock := newFakeClock()
+	env, _ := gatedEnv(t, clock, func(c *sysuser.Config) { c.RefreshAge = time.Hour; c.TicketLifetime = 2 * time.Hour })
+	t1 := mustTicket(t, env.client, testTenant)
+	env.fake.SetUnavailable(http.StatusServiceUnavailable)
+	// Walk through the refresh window: always t1, and refresh attempts are
+	// bounded by the backoff, not one per call.
+	for clock.Advance(61 * time.Minute); ; clock.Advance(10 * time.Second) {
+		now := clock.Now()
+		res, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+		if now.Sub(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)) >= 2*time.Hour {
+			if err == nil {
+				t.Fatalf("a ticket was returned %s after its exchange, past its 2h lifetime", now.Sub(res.ReceivedAt))
+			}
+			var he *sysuser.HTTPError
+			if !errors.As(err, &he) || he.StatusCode != 503 {
+				t.Fatalf("err = %v, want the 503", err)
+			}
+			break
+		}
+		if err != nil || res.Ticket != t1 {
+			t.Fatalf("at %s: %v (old ticket: %v)", now, err, res != nil && res.Ticket == t1)
+		}
+		time.Sleep(time.Millisecond) // let a background refresh run before the clock moves on
+	}
+	attempts := env.fake.Exchanges(testTenant) - 1
+	t.Logf("%d refresh attempts against a failing service", attempts)
+	if attempts < 2 || attempts > 40 {
+		t.Fatalf("%d refresh attempts in 59 minutes of a failing service at 360 calls; want a few, backed off", attempts)
+	}
+	// SuperOffice recovers: after the backoff a caller gets a new ticket.
+	env.fake.SetUnavailable(0)
+	clock.Advance(6 * time.Minute)
+	if got := mustTicket(t, env.client, testTenant); got == t1 {
+		t.Fatal("expired ticket returned after recovery")
+	}
+}
+
+func TestTicketCancelledCallerDoesNotFailOthers(t *testing.T) {
+	clock := newFakeClock()
+	env, g := gatedEnv(t, clock, nil)
+	g.hold()
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA := make(chan error, 1)
+	go func() {
+		_, err := env.client.Ticket(ctxA, testUserToken, testTenant)
+		errA <- err
+	}()
+	g.waitArrival(t) // A's exchange is in flight
+	resB := make(chan string, 1)
+	go func() {
+		res, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+		if err != nil {
+			resB <- "error: " + err.Error()
+			return
+		}
+		resB <- res.Ticket
+	}()
+	cancelA()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v", err)
+	}
+	g.open()
+	if got := <-resB; !strings.HasPrefix(got, "7T:") {
+		t.Fatalf("the other caller got %q", got)
+	}
+	if n := env.fake.Exchanges(testTenant); n != 1 {
+		t.Fatalf("%d exchanges, want 1", n)
+	}
+}
+
+func TestTenantsDoNotWaitOnEachOther(t *testing.T) {
+	clock := newFakeClock()
+	env, g := gatedEnv(t, clock, nil)
+	env.fake.AddTenant("Cust2", "token-2")
+	g.hold() // holds Cust12345 only
+	go env.client.Ticket(context.Background(), testUserToken, testTenant)
+	g.waitArrival(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := env.client.Ticket(ctx, "token-2", "Cust2"); err != nil {
+		t.Fatalf("Cust2 waited on Cust12345: %v", err)
+	}
+}
+
+func TestTicketRefusalIsCachedBriefly(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	env.fake.Refuse(testTenant, "Denied")
+	for i := 0; i < 50; i++ {
+		_, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+		var ae *sysuser.AuthenticationError
+		if !errors.As(err, &ae) || ae.Message != "Denied" {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := env.fake.Exchanges(testTenant); n != 1 {
+		t.Fatalf("50 calls after a refusal caused %d exchanges, want 1", n)
+	}
+	clock.Advance(31 * time.Second)
+	env.fake.Refuse(testTenant, "")
+	if _, err := env.client.Ticket(context.Background(), testUserToken, testTenant); err != nil {
+		t.Fatalf("after the refusal backoff: %v", err)
+	}
+	if n := env.fake.Exchanges(testTenant); n != 2 {
+		t.Fatalf("%d exchanges, want 2", n)
+	}
+}
+
+func TestInvalidateIsCompareAndSwap(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	t1 := mustTicket(t, env.client, testTenant)
+	if env.client.Invalidate(testTenant, "7T:some-other-ticket") {
+		t.Fatal("invalidated with the wrong ticket")
+	}
+	if mustTicket(t, env.client, testTenant) != t1 {
+		t.Fatal("wrong-ticket Invalidate dropped the ticket")
+	}
+	if !env.client.Invalidate(testTenant, t1) {
+		t.Fatal("Invalidate with the current ticket did nothing")
+	}
+	t2 := mustTicket(t, env.client, testTenant)
+	if t2 == t1 || env.fake.Exchanges(testTenant) != 2 {
+		t.Fatal("no new exchange after Invalidate")
+	}
+	if env.client.Invalidate(testTenant, t1) {
+		t.Fatal("a stale ticket invalidated its replacement")
+	}
+	if mustTicket(t, env.client, testTenant) != t2 {
+		t.Fatal("ticket changed")
+	}
+}
+
+func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	hc := env.client.WebAPIClient(testUserToken, testTenant)
+	url := env.fake.WebAPIURL(testTenant) + "v1/Contact/2"
+
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer caller-set")
+	resp, err := hc.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+	if req.Header.Get("Authorization") != "Bearer caller-set" || req.Header.Get("SO-AppToken") != "" {
+		t.Fatal("the caller's request was modified")
+	}
+	t1 := mustTicket(t, env.client, testTenant)
+
+	// SuperOffice stops accepting the ticket: a burst of requests sees 401,
+	// the ticket is invalidated once and each request is retried once.
+	env.fake.RevokeTicket(t1)
+	calls := env.fake.WebAPICalls(testTenant)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"x":1}`)) // GetBody is set
+			resp, err := hc.Do(r)
+			if err == nil {
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 20 {
+		t.Fatalf("%d of 20 requests succeeded after the 401", ok.Load())
+	}
+	if n := env.fake.Exchanges(testTenant); n != 2 {
+		t.Fatalf("a burst of 401s caused %d exchanges in all, want 2", n)
+	}
+	if got := env.fake.WebAPICalls(testTenant) - calls; got > 40 || got < 21 {
+		t.Fatalf("%d WebApi calls for 20 requests; each may be retried once at most", got)
+	}
+	if mustTicket(t, env.client, testTenant) == t1 {
+		t.Fatal("revoked ticket still cached")
+	}
+
+	// A body that cannot be replayed: the 401 comes back, nothing retried.
+	env.fake.RevokeTicket(mustTicket(t, env.client, testTenant))
+	body := &trackedBody{Reader: strings.NewReader("data")}
+	r, _ := http.NewRequest(http.MethodPost, url, body)
+	r.GetBody = nil
+	before := env.fake.WebAPICalls(testTenant)
+	resp, err = hc.Do(r)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unreplayable body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if env.fake.WebAPICalls(testTenant)-before != 1 || !body.closed.Load() {
+		t.Fatal("unreplayable request was retried or its body not closed")
+	}
+}
+
+type trackedBody struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Close() error { b.closed.Store(true); return nil }
+
+func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	env.fake.Refuse(testTenant, "Revoked")
+	body := &trackedBody{Reader: strings.NewReader("data")}
+	req, _ := http.NewRequest(http.MethodPost, env.fake.WebAPIURL(testTenant)+"v1/Contact", body)
+	_, err := env.client.Transport(testUserToken, testTenant, nil).RoundTrip(req)
+	var ae *sysuser.AuthenticationError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v", err)
+	}
+	if !body.closed.Load() {
+		t.Fatal("request body not closed on the error path")
+	}
+	if env.fake.WebAPICalls(testTenant) != 0 {
+		t.Fatal("request sent without a ticket")
+	}
+}
+
+func TestUnaskedTenantsAreDropped(t *testing.T) {
+	clock := newFakeClock()
+	store := sysuser.NewMemoryStore()
+	env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Store = store })
+	for i := 0; i < 5; i++ {
+		id := "Cust" + string(rune('A'+i))
+		env.fake.AddTenant(id, "tok")
+		if _, err := env.client.Ticket(context.Background(), "tok", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if store.Len() != 5 {
+		t.Fatalf("store holds %d", store.Len())
+	}
+	clock.Advance(sysuser.DefaultTicketLifetime + 2*time.Minute)
+	mustTicket(t, env.client, testTenant) // an exchange; its completion sweeps
+	eventually(t, "the sweep drops the five unasked tenants", func() bool { return store.Len() == 1 })
+}
