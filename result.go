@@ -77,8 +77,38 @@ type SystemUserResult struct {
 	Claims map[string]any
 }
 
+// knownClaims maps each claim name the package knows to its constant, so
+// that cached results share one copy of every name instead of holding the
+// copies the JSON decoder made (about 700 bytes a result).
+var knownClaims = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{
+		"iss", "aud", "exp", "nbf", "iat", "nonce", "sub",
+		ClaimTicket, ClaimContext, ClaimSerial, ClaimWebAPIURL, ClaimNetServerURL,
+		ClaimAssociateID, ClaimIdentityProvider, ClaimEmail, ClaimUPN, ClaimTenantID,
+		ClaimIsAdministrator, ClaimCompanyName, ClaimCompanyID, ClaimFirstName,
+		ClaimLastName, ClaimSystemToken,
+	} {
+		m[name] = name
+	}
+	return m
+}()
+
+// internClaims returns claims with the known names replaced by constants.
+func internClaims(claims map[string]any) map[string]any {
+	out := make(map[string]any, len(claims))
+	for k, v := range claims {
+		if c, ok := knownClaims[k]; ok {
+			k = c
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // resultFromClaims fills a SystemUserResult from verified claims.
 func resultFromClaims(claims map[string]any) *SystemUserResult {
+	claims = internClaims(claims)
 	str := func(name string) string {
 		switch v := claims[name].(type) {
 		case string:

@@ -60,7 +60,10 @@ func run() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := client.Exchange(ctx, "Quickstart App-8k8Q7DmBgo", "Cust12345")
+
+	// Ticket exchanges once and then serves the cached ticket, renewing it
+	// in the background; call it as often as you like.
+	res, err := client.Ticket(ctx, "Quickstart App-8k8Q7DmBgo", "Cust12345")
 	if err != nil {
 		return err
 	}
@@ -69,14 +72,15 @@ func run() error {
 	fmt.Println("ticket:       ", sysuser.RedactTicket(res.Ticket))
 	fmt.Println("WebApi URL:   ", res.WebAPIURL)
 
+	// An *http.Client that adds "Authorization: SOTicket <ticket>" and
+	// "SO-AppToken: <application token>" to every request.
+	webapi := client.WebAPIClient("Quickstart App-8k8Q7DmBgo", "Cust12345")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, res.WebAPIURL+"v1/Contact/2", nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "SOTicket "+res.Ticket)
-	req.Header.Set("SO-AppToken", appToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := webapi.Do(req)
 	if err != nil {
 		return err
 	}
@@ -86,5 +90,6 @@ func run() error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("WebApi answered %s", resp.Status)
 	}
+	fmt.Printf("exchanges with the login service: %d\n", fake.Exchanges("Cust12345"))
 	return nil
 }
