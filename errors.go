@@ -69,6 +69,8 @@ type HTTPError struct {
 	// Body is the start of the response body (at most 4 KiB), for
 	// diagnostics. It is not part of Error().
 	Body []byte
+
+	retryAfter string // the Retry-After header, if any
 }
 
 // Error implements error. It names the status only.

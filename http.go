@@ -34,7 +34,7 @@ func httpError(resp *http.Response, body []byte) *HTTPError {
 	if len(body) > maxErrorBodyBytes {
 		body = body[:maxErrorBodyBytes]
 	}
-	return &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Body: append([]byte(nil), body...)}
+	return &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Body: append([]byte(nil), body...), retryAfter: resp.Header.Get("Retry-After")}
 }
 
 // newDefaultHTTPClient returns the client used when Config.HTTPClient is

@@ -51,7 +51,6 @@ func parsePEMKey(data []byte) (*rsa.PrivateKey, error) {
 	if block == nil {
 		return nil, keyError("PEM block is truncated or malformed")
 	}
-	//lint:ignore SA1019 detecting legacy encryption only, to say so clearly
 	if block.Headers["Proc-Type"] == "4,ENCRYPTED" || block.Type == "ENCRYPTED PRIVATE KEY" {
 		return nil, encryptedKeyError{}
 	}

@@ -101,6 +101,15 @@ type Config struct {
 	// ExchangeTimeout bounds each exchange Ticket runs on behalf of all its
 	// callers. Zero means DefaultExchangeTimeout (1 minute).
 	ExchangeTimeout time.Duration
+	// MaxAttempts is how many times Exchange tries when a failure is
+	// transient (connection refused or reset, a timeout, HTTP 429, 502, 503,
+	// 504), within the caller's ctx. Zero means DefaultMaxAttempts (3); 1
+	// means no retries. Refusals and invalid tokens are never retried.
+	MaxAttempts int
+	// RetryDelay is the base of the exponential backoff between attempts,
+	// with jitter; a Retry-After header of up to 30 s takes precedence.
+	// Zero means DefaultRetryDelay (250 ms).
+	RetryDelay time.Duration
 	// Store keeps the cached tickets. Nil means a new MemoryStore.
 	Store TicketStore
 	// Logger receives the Client's log records (exchanges, refreshes,
@@ -141,6 +150,8 @@ type Client struct {
 	loginURL string
 	protocol Protocol
 	http     *http.Client
+	attempts int
+	retryGap time.Duration
 	keys     keySource
 	parser   *jwt.Parser
 	now      func() time.Time
@@ -211,6 +222,14 @@ func NewClient(cfg Config) (*Client, error) {
 		leeway = 0
 	}
 	c.parser = newExchangeParser(leeway, c.now)
+	c.attempts = cfg.MaxAttempts
+	if c.attempts == 0 {
+		c.attempts = DefaultMaxAttempts
+	}
+	c.retryGap = orDefault(cfg.RetryDelay, DefaultRetryDelay)
+	if c.attempts < 0 || c.retryGap < 0 {
+		return nil, configError("MaxAttempts and RetryDelay must not be negative")
+	}
 	c.store = cfg.Store
 	if c.store == nil {
 		c.store = NewMemoryStore()
@@ -327,18 +346,9 @@ func (c *Client) exchange(ctx context.Context, systemUserToken, contextIdentifie
 	if err := checkContextIdentifier(contextIdentifier); err != nil {
 		return nil, err
 	}
-	signed, err := c.signer.SignAt(systemUserToken, c.now())
+	raw, err := c.authenticate(ctx, systemUserToken, contextIdentifier)
 	if err != nil {
 		return nil, err
-	}
-	var raw string
-	if c.protocol == REST {
-		raw, err = c.authenticateREST(ctx, signed, contextIdentifier)
-	} else {
-		raw, err = c.authenticateSOAP(ctx, signed, contextIdentifier)
-	}
-	if err != nil {
-		return nil, c.transportError(ctx, err)
 	}
 	claims, err := verifyJWT(ctx, raw, c.keys, c.parser)
 	if err != nil {
@@ -362,6 +372,39 @@ func (c *Client) exchange(ctx context.Context, systemUserToken, contextIdentifie
 	}
 	res.ReceivedAt = c.now()
 	return res, nil
+}
+
+// authenticate signs and sends the token, retrying transient failures, and
+// returns the JWT. Each attempt signs anew, so its timestamp is current.
+func (c *Client) authenticate(ctx context.Context, systemUserToken, contextIdentifier string) (string, error) {
+	for attempt := 1; ; attempt++ {
+		signed, err := c.signer.SignAt(systemUserToken, c.now())
+		if err != nil {
+			return "", err
+		}
+		var raw string
+		if c.protocol == REST {
+			raw, err = c.authenticateREST(ctx, signed, contextIdentifier)
+		} else {
+			raw, err = c.authenticateSOAP(ctx, signed, contextIdentifier)
+		}
+		if err == nil {
+			return raw, nil
+		}
+		err = c.transportError(ctx, err)
+		if attempt >= c.attempts || ctx.Err() != nil || !retryable(err) {
+			return "", err
+		}
+		wait, ok := retryDelay(err, attempt, c.retryGap, time.Now())
+		if !ok {
+			return "", err
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: retrying exchange", slog.String("tenant", contextIdentifier),
+			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		if serr := sleep(ctx, wait); serr != nil {
+			return "", fmt.Errorf("sysuser: exchange: %w (after %w)", serr, err)
+		}
+	}
 }
 
 // transportError makes sure a failure caused by ctx reports ctx's error

@@ -1,0 +1,79 @@
+package sysuser
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Defaults for retrying an exchange; see Config.MaxAttempts and
+// Config.RetryDelay.
+const (
+	DefaultMaxAttempts = 3
+	DefaultRetryDelay  = 250 * time.Millisecond
+	// maxRetryAfter is the longest Retry-After the client will wait out.
+	maxRetryAfter = 30 * time.Second
+)
+
+// retryable reports whether err is a transient failure worth another
+// attempt: a refused or reset connection, a network timeout, or HTTP 429,
+// 502, 503 or 504. Refusals, invalid tokens, SOAP faults, malformed answers
+// and other statuses are final. (The caller checks its own ctx first.)
+func retryable(err error) bool {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		switch he.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryDelay is how long to wait before attempt n+1 (n ≥ 1): the server's
+// Retry-After when it sent one, else base doubled per attempt with full
+// jitter. ok is false when Retry-After asks for longer than the client will
+// wait.
+func retryDelay(err error, n int, base time.Duration, now time.Time) (d time.Duration, ok bool) {
+	var he *HTTPError
+	if errors.As(err, &he) && he.retryAfter != "" {
+		if d, ok := parseRetryAfter(he.retryAfter, now); ok {
+			return d, d <= maxRetryAfter
+		}
+	}
+	d = base << min(n-1, 10)
+	return d/2 + rand.N(d/2+1), true
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP-date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
