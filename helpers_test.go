@@ -116,3 +116,9 @@ func newTestEnv(t testing.TB, clock func() time.Time, mutate func(*sysuser.Confi
 	}
 	return &testEnv{fake: fake, client: client, signer: signer, cfg: cfg}
 }
+
+// withLogin returns cfg pointed at another login URL.
+func withLogin(cfg sysuser.Config, login string) sysuser.Config {
+	cfg.LoginURL = login
+	return cfg
+}

@@ -85,8 +85,8 @@ func ParseCertificate(data []byte) (*rsa.PublicKey, error) {
 	if !ok {
 		return nil, configError("certificate key is %T, not RSA", pub)
 	}
-	if key.N.BitLen() < minVerifyKeyBits {
-		return nil, configError("certificate key is %d bits; at least %d are required", key.N.BitLen(), minVerifyKeyBits)
+	if bits := key.N.BitLen(); bits < minVerifyKeyBits || bits > maxKeyBits {
+		return nil, configError("certificate key is %d bits; %d to %d are accepted", bits, minVerifyKeyBits, maxKeyBits)
 	}
 	return key, nil
 }
@@ -115,7 +115,7 @@ type jwksFetch struct {
 }
 
 func newJWKSSource(url string, client *http.Client, now func() time.Time) *jwksSource {
-	return &jwksSource{url: url, client: client, now: now, minInterval: 30 * time.Second, timeout: 30 * time.Second}
+	return &jwksSource{url: url, client: client, now: now, minInterval: 10 * time.Second, timeout: 30 * time.Second}
 }
 
 func (s *jwksSource) lookup(kid string) (*rsa.PublicKey, bool) {
@@ -301,8 +301,8 @@ func (k jwk) rsaKey() (*rsa.PublicKey, error) {
 	default:
 		return nil, errors.New("neither n and e nor x5c is present")
 	}
-	if pub.N.BitLen() < minVerifyKeyBits {
-		return nil, fmt.Errorf("key is %d bits; at least %d are required", pub.N.BitLen(), minVerifyKeyBits)
+	if bits := pub.N.BitLen(); bits < minVerifyKeyBits || bits > maxKeyBits {
+		return nil, fmt.Errorf("key is %d bits; %d to %d are accepted", bits, minVerifyKeyBits, maxKeyBits)
 	}
 	return pub, nil
 }

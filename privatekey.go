@@ -9,6 +9,10 @@ import (
 	"math/big"
 )
 
+// maxKeyBits bounds the RSA modulus accepted anywhere, so that a hostile
+// key cannot make validation or verification arbitrarily slow.
+const maxKeyBits = 16384
+
 // maxKeyBytes bounds the input ParsePrivateKey reads. A 16384-bit key in
 // .NET XML with generous white space is well under 64 KiB.
 const maxKeyBytes = 64 << 10
@@ -98,8 +102,8 @@ func finishKey(key *rsa.PrivateKey) (*rsa.PrivateKey, error) {
 	if len(key.Primes) != 2 {
 		return nil, keyError(fmt.Sprintf("key has %d primes; only two-prime RSA keys are supported", len(key.Primes)))
 	}
-	if key.N.BitLen() < 1024 {
-		return nil, keyError(fmt.Sprintf("key is %d bits; at least 1024 are needed", key.N.BitLen()))
+	if bits := key.N.BitLen(); bits < 1024 || bits > maxKeyBits {
+		return nil, keyError(fmt.Sprintf("key is %d bits; 1024 to %d are supported", bits, maxKeyBits))
 	}
 	if err := key.Validate(); err != nil {
 		return nil, keyError("key is inconsistent (its values do not belong together)")

@@ -17,23 +17,29 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.jwksHits++
+	keys := make([]any, 0, len(s.keys))
+	for _, k := range s.keys {
+		keys = append(keys, k.jwk())
+	}
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"keys": []any{s.JWK()}})
+	json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 }
 
-// JWK returns the fake's public key as a JSON Web Key (kty RSA, use sig,
-// alg RS256, kid, x5t, x5c, n, e).
-func (s *Server) JWK() map[string]any {
-	pub := s.key.PublicKey
-	thumb := sha1.Sum(s.certDER)
+// JWK returns the fake's current public key as a JSON Web Key (kty RSA,
+// use sig, alg RS256, kid, x5t, x5c, n, e).
+func (s *Server) JWK() map[string]any { return s.current().jwk() }
+
+func (k *signingKey) jwk() map[string]any {
+	pub := k.key.PublicKey
+	thumb := sha1.Sum(k.certDER)
 	return map[string]any{
 		"kty": "RSA",
 		"use": "sig",
 		"alg": "RS256",
-		"kid": s.kid,
+		"kid": k.kid,
 		"x5t": base64.RawURLEncoding.EncodeToString(thumb[:]),
-		"x5c": []string{base64.StdEncoding.EncodeToString(s.certDER)},
+		"x5c": []string{base64.StdEncoding.EncodeToString(k.certDER)},
 		"n":   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
 		"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
 	}

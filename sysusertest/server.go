@@ -97,18 +97,67 @@ type Server struct {
 	// Root is the server's root URL; tenants' WebApi URLs are below it.
 	Root string
 
-	opts    Options
-	srv     *httptest.Server
-	key     *rsa.PrivateKey
-	kid     string
-	certDER []byte
+	opts Options
+	srv  *httptest.Server
 
 	mu        sync.Mutex
+	keys      []*signingKey      // the current one last; all are published
 	tenants   map[string]*tenant // by context identifier
 	tickets   map[string]ticketInfo
 	jwksHits  int
 	status    int // when non-zero, exchanges answer with this HTTP status
 	tokenFunc func(claims map[string]any) string
+}
+
+// signingKey is one key the fake signs with, and its certificate.
+type signingKey struct {
+	key     *rsa.PrivateKey
+	kid     string
+	certDER []byte
+}
+
+func newSigningKey(key *rsa.PrivateKey) (*signingKey, error) {
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("sysusertest: generating the signing key: %w", err)
+		}
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"SuperOffice AS"}, CommonName: "sysusertest Federated Login"},
+		NotBefore:             time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:              time.Date(2120, 1, 1, 0, 0, 0, 0, time.UTC),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("sysusertest: making the certificate: %w", err)
+	}
+	thumb := sha1.Sum(der)
+	return &signingKey{key: key, kid: strings.ToUpper(hex.EncodeToString(thumb[:])), certDER: der}, nil
+}
+
+// current returns the key the fake signs with now.
+func (s *Server) current() *signingKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[len(s.keys)-1]
+}
+
+// RotateKey makes key (nil: a new 2048-bit key) the one the fake signs
+// with from now on. The key set keeps publishing the earlier keys too, as
+// a real rotation does; tokens name the new kid.
+func (s *Server) RotateKey(key *rsa.PrivateKey) error {
+	sk, err := newSigningKey(key)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, sk)
+	return nil
 }
 
 type tenant struct {
@@ -145,31 +194,13 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.TicketLifetime == 0 {
 		opts.TicketLifetime = 6 * time.Hour
 	}
-	key := opts.SigningKey
-	if key == nil {
-		var err error
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return nil, fmt.Errorf("sysusertest: generating the signing key: %w", err)
-		}
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{Organization: []string{"SuperOffice AS"}, CommonName: "sysusertest Federated Login"},
-		NotBefore:             time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
-		NotAfter:              time.Date(2120, 1, 1, 0, 0, 0, 0, time.UTC),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	sk, err := newSigningKey(opts.SigningKey)
 	if err != nil {
-		return nil, fmt.Errorf("sysusertest: making the certificate: %w", err)
+		return nil, err
 	}
-	thumb := sha1.Sum(der)
 	s := &Server{
 		opts:    opts,
-		key:     key,
-		kid:     strings.ToUpper(hex.EncodeToString(thumb[:])),
-		certDER: der,
+		keys:    []*signingKey{sk},
 		tenants: map[string]*tenant{},
 		tickets: map[string]ticketInfo{},
 	}
@@ -233,11 +264,15 @@ func (s *Server) SetTokenFunc(f func(claims map[string]any) string) {
 func (s *Server) Sign(claims map[string]any) string { return s.sign(claims) }
 
 func (s *Server) sign(claims map[string]any) string {
+	return s.current().sign(claims)
+}
+
+func (k *signingKey) sign(claims map[string]any) string {
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
-	tok.Header["kid"] = s.kid
-	thumb := sha1.Sum(s.certDER)
+	tok.Header["kid"] = k.kid
+	thumb := sha1.Sum(k.certDER)
 	tok.Header["x5t"] = base64.RawURLEncoding.EncodeToString(thumb[:])
-	signed, err := tok.SignedString(s.key)
+	signed, err := tok.SignedString(k.key)
 	if err != nil {
 		panic("sysusertest: signing a token: " + err.Error()) // cannot happen with a valid RSA key
 	}
@@ -246,12 +281,12 @@ func (s *Server) sign(claims map[string]any) string {
 
 // KeyID is the kid of the fake's signing key: the upper-case hex SHA-1
 // thumbprint of its certificate, as SuperOffice's kids are.
-func (s *Server) KeyID() string { return s.kid }
+func (s *Server) KeyID() string { return s.current().kid }
 
 // Certificate returns the fake's signing certificate in PEM, as
 // SuperOffice ships SuperOfficeFederatedLogin.crt, for sysuser.Config.Certificate.
 func (s *Server) Certificate() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.certDER})
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.current().certDER})
 }
 
 // Exchanges returns how many Authenticate requests named the tenant:
@@ -301,58 +336,68 @@ func failPage(w http.ResponseWriter, status int) {
 func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token, refusal string, status int) {
 	now := s.opts.Clock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	t := s.tenants[strings.ToLower(contextIdentifier)]
 	if t != nil {
 		t.exchanges++
 	}
 	if s.status != 0 {
-		return "", "", s.status
+		status = s.status
+		s.mu.Unlock()
+		return "", "", status
 	}
-	token, refusal = s.check(t, appToken, contextIdentifier, signed, now)
-	return token, refusal, 0
+	claims, refusal := s.check(t, appToken, contextIdentifier, signed, now)
+	tokenFunc, key := s.tokenFunc, s.keys[len(s.keys)-1]
+	s.mu.Unlock()
+	if refusal != "" {
+		return "", refusal, 0
+	}
+	if tokenFunc != nil { // called without the lock: it may call Sign
+		return tokenFunc(claims), "", 0
+	}
+	return key.sign(claims), "", 0
 }
 
-// check validates one request and issues the token. s.mu is held.
-func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, now time.Time) (token, refusal string) {
+// check validates one request and issues a ticket, returning the claims
+// to sign. s.mu is held.
+func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, now time.Time) (claims map[string]any, refusal string) {
 	if appToken != s.opts.ApplicationToken {
-		return "", MsgInvalidApplicationToken
+		return nil, MsgInvalidApplicationToken
 	}
 	// TOKEN.yyyyMMddHHmm.base64(signature); the token may contain dots.
 	i := strings.LastIndexByte(signed, '.')
 	if i < 0 {
-		return "", MsgMalformedSignedToken
+		return nil, MsgMalformedSignedToken
 	}
 	signedPart, sig64 := signed[:i], signed[i+1:]
 	j := strings.LastIndexByte(signedPart, '.')
 	if j < 0 {
-		return "", MsgMalformedSignedToken
+		return nil, MsgMalformedSignedToken
 	}
 	sysToken, stamp := signedPart[:j], signedPart[j+1:]
 	ts, err := time.Parse("200601021504", stamp)
 	if err != nil || len(stamp) != 12 {
-		return "", MsgInvalidTimestamp
+		return nil, MsgInvalidTimestamp
 	}
 	if d := now.Sub(ts); d > s.opts.MaxClockSkew || d < -s.opts.MaxClockSkew {
-		return "", MsgInvalidTimestamp
+		return nil, MsgInvalidTimestamp
 	}
 	sig, err := base64.StdEncoding.DecodeString(sig64)
 	if err != nil {
-		return "", MsgInvalidSignature
+		return nil, MsgInvalidSignature
 	}
 	digest := sha256.Sum256([]byte(signedPart))
 	if rsa.VerifyPKCS1v15(s.opts.PublicKey, crypto.SHA256, digest[:], sig) != nil {
-		return "", MsgInvalidSignature
+		return nil, MsgInvalidSignature
 	}
 	if t == nil || t.token != sysToken {
-		return "", MsgUnknownSystemUserToken
+		return nil, MsgUnknownSystemUserToken
 	}
 	if t.refusal != "" {
-		return "", t.refusal
+		return nil, t.refusal
 	}
 	ticket := newTicket()
 	s.tickets[ticket] = ticketInfo{tenant: strings.ToLower(contextIdentifier), issuedAt: now}
-	claims := map[string]any{
+	claims = map[string]any{
 		"iss":                            Issuer,
 		"aud":                            "spn:" + t.serial,
 		"iat":                            now.Unix(),
@@ -368,10 +413,7 @@ func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, no
 		claimPrefix + "email":            "system.user@" + strings.ToLower(contextIdentifier) + ".example",
 		claimPrefix + "is_administrator": "False",
 	}
-	if s.tokenFunc != nil {
-		return s.tokenFunc(claims), ""
-	}
-	return s.sign(claims), ""
+	return claims, ""
 }
 
 func newTicket() string {
