@@ -124,8 +124,14 @@ func (c Config) describe() string {
 		}
 		return "[not set]"
 	}
+	login := c.LoginURL
+	if u, err := url.Parse(login); err == nil {
+		login = u.Redacted() // masks a password in user info
+	} else {
+		login = "[unparsable]"
+	}
 	return fmt.Sprintf("sysuser.Config{Environment: %q, LoginURL: %q, ApplicationToken: %s, PrivateKey: %s, Signer: %s, Certificate: %s, Protocol: %s}",
-		c.Environment, c.LoginURL, set(c.ApplicationToken != ""), set(len(c.PrivateKey) > 0), set(c.Signer != nil), set(len(c.Certificate) > 0), c.Protocol)
+		c.Environment, login, set(c.ApplicationToken != ""), set(len(c.PrivateKey) > 0), set(c.Signer != nil), set(len(c.Certificate) > 0), c.Protocol)
 }
 
 // String describes the Config without its secrets.
@@ -292,21 +298,22 @@ func resolveLoginURL(env, login string) (string, error) {
 		}
 		return u, nil
 	}
+	// Errors name the scheme and host only: a URL can carry user info.
 	u, err := url.Parse(login)
 	if err != nil || u.Host == "" {
-		return "", configError("LoginURL %q is not an absolute URL", login)
+		return "", configError("LoginURL is not an absolute URL")
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return "", configError("LoginURL %q is plain http; the application token travels in the request, so only https is allowed (http only on a loopback host)", login)
+			return "", configError("LoginURL to host %q is plain http; the application token travels in the request, so only https is allowed (http only on a loopback host)", u.Host)
 		}
 	default:
-		return "", configError("LoginURL %q must be https", login)
+		return "", configError("LoginURL scheme %q is not https", u.Scheme)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", configError("LoginURL %q must not carry a query, fragment or user info", login)
+		return "", configError("LoginURL to host %q must not carry a query, fragment or user info", u.Host)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

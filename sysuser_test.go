@@ -11,9 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -605,57 +603,6 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 	}
 	if n := env.fake.JWKSRequests(); n != 1 {
 		t.Errorf("20 concurrent first exchanges fetched the key set %d times, want 1", n)
-	}
-}
-
-// TestSecretsNeverPrinted prints every type that holds a secret, in every
-// verb and through slog, and errors from a failed exchange, and looks for
-// the secrets.
-func TestSecretsNeverPrinted(t *testing.T) {
-	clock := newFakeClock()
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	env := newTestEnv(t, clock.Now, func(c *sysuser.Config) {
-		c.Logger = logger
-		c.Signer = nil
-		c.PrivateKey = readTestdata(t, "key.xml")
-	})
-	res, err := env.client.Exchange(context.Background(), testUserToken, testTenant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, _ := env.signer.SignAt(testUserToken, clock.Now())
-	sig := signed[strings.LastIndexByte(signed, '.')+1:]
-	secrets := map[string]string{
-		"application token": testAppToken, "ticket": res.Ticket[3:], "raw token": res.Token[40:80],
-		"signature": sig[:40], "key file": string(readTestdata(t, "key-compact.xml")[40:80]),
-	}
-	env.fake.SetUnavailable(500)
-	_, err503 := env.client.Exchange(context.Background(), testUserToken, testTenant)
-	env.fake.SetUnavailable(0)
-	env.fake.Refuse(testTenant, "no")
-	_, errRefused := env.client.Exchange(context.Background(), testUserToken, testTenant)
-
-	var out []string
-	values := []any{env.cfg, &env.cfg, env.client, env.signer, res, *res, err503, errRefused}
-	for _, v := range values {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
-			out = append(out, fmt.Sprintf(verb, v))
-		}
-		slog.New(slog.NewJSONHandler(&logs, nil)).Info("value", "v", v)
-	}
-	out = append(out, logs.String())
-	all := strings.Join(out, "\n")
-	for name, s := range secrets {
-		if strings.Contains(all, s) {
-			t.Errorf("the %s was printed", name)
-		}
-	}
-	assertNoKeyMaterial(t, all, appKey(t))
-	for _, want := range []string{"7T:…[redacted]", "ApplicationToken: [redacted]", "ApplicationToken: [set]", "tenant=Cust12345"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("output lacks %q", want)
-		}
 	}
 }
 

@@ -1,0 +1,174 @@
+package sysuser_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-superoffice/sysuser"
+)
+
+// TestSecretsNeverLeak drives the package through its failure paths with a
+// debug logger attached, collects every error it returns, prints every
+// exported type in every fmt verb and through slog, and looks for the
+// secrets in all of it: the application token, the system user token, the
+// private key, the signed token's signature, the ticket and the raw JWT.
+func TestSecretsNeverLeak(t *testing.T) {
+	clock := newFakeClock()
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env := newTestEnv(t, clock.Now, func(c *sysuser.Config) {
+		c.Logger, c.Signer, c.PrivateKey = logger, nil, readTestdata(t, "key.xml")
+		c.RetryDelay = time.Millisecond
+	})
+	ctx := context.Background()
+	var errs []error
+	collect := func(_ any, err error) {
+		if err == nil {
+			t.Helper()
+			t.Fatal("a failure path succeeded")
+		}
+		errs = append(errs, err)
+	}
+
+	res, err := env.client.Ticket(ctx, testUserToken, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := env.signer.SignAt(testUserToken, clock.Now())
+	secrets := map[string]string{
+		"application token": testAppToken,
+		"system user token": testUserToken,
+		"ticket":            res.Ticket[3:],
+		"raw JWT":           res.Token[len(res.Token)-60:],
+		"signature":         signed[strings.LastIndexByte(signed, '.')+1:][:40],
+		"key file":          string(readTestdata(t, "key-compact.xml")[40:100]),
+	}
+
+	// Config, key and argument errors.
+	collect(sysuser.NewClient(sysuser.Config{ApplicationToken: testAppToken, PrivateKey: []byte("<RSAKeyValue><Modulus>" + testAppToken + "</Modulus></RSAKeyValue>"), Environment: "sod"}))
+	collect(sysuser.NewClient(sysuser.Config{ApplicationToken: testAppToken, Environment: "nowhere", Signer: env.signer}))
+	collect(sysuser.NewClient(sysuser.Config{ApplicationToken: testAppToken, LoginURL: "http://example.com/" + testAppToken, Signer: env.signer}))
+	collect(sysuser.ParsePrivateKey(readTestdata(t, "key-encrypted-pkcs8.pem")))
+	collect(sysuser.ParsePrivateKey(dotnetXML(appKey(t), map[string]string{"DP": "AQAB"})))
+	collect(env.signer.Sign(""))
+	collect(env.client.Exchange(ctx, testUserToken, ""))
+
+	// Refusals, HTTP errors, faults, forged tokens, with retries logged.
+	for _, p := range protocols {
+		cfg := env.cfg
+		cfg.Protocol = p
+		c := mustClient(t, cfg)
+		env.fake.Refuse(testTenant, "Denied")
+		collect(c.Exchange(ctx, testUserToken, testTenant))
+		env.fake.Refuse(testTenant, "")
+		env.fake.SetUnavailable(503)
+		collect(c.Exchange(ctx, testUserToken, testTenant))
+		env.fake.SetUnavailable(0)
+		env.fake.SetTokenFunc(func(claims map[string]any) string { claims["iss"] = "x"; return env.fake.Sign(claims) })
+		collect(c.Exchange(ctx, testUserToken, testTenant))
+		env.fake.SetTokenFunc(func(claims map[string]any) string { delete(claims, "exp"); return env.fake.Sign(claims) })
+		collect(c.Exchange(ctx, testUserToken, testTenant))
+		env.fake.SetTokenFunc(func(claims map[string]any) string { return env.fake.Sign(claims) + "x" })
+		collect(c.Exchange(ctx, testUserToken, testTenant))
+		env.fake.SetTokenFunc(nil)
+		collect(c.Exchange(ctx, "wrong "+testUserToken, testTenant))
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		collect(c.Exchange(cctx, testUserToken, testTenant))
+	}
+	fault := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		io.WriteString(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>boom</faultstring></s:Fault></s:Body></s:Envelope>`)
+	}))
+	defer fault.Close()
+	collect(mustClient(t, withLogin(env.cfg, fault.URL)).Exchange(ctx, testUserToken, testTenant))
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<nope/>") }))
+	defer garbage.Close()
+	collect(mustClient(t, withLogin(env.cfg, garbage.URL)).Exchange(ctx, testUserToken, testTenant))
+
+	// The cache and the transport: a failed refresh, a cached failure, a
+	// 401 and a refused round trip.
+	clock.Advance(61 * time.Minute)
+	env.fake.SetUnavailable(503)
+	env.client.Ticket(ctx, testUserToken, testTenant)
+	eventually(t, "the refresh fails", func() bool { return strings.Contains(logs.String(), "refresh failed") })
+	env.fake.SetUnavailable(0)
+	env.fake.AddTenant("Cust2", "token-2")
+	env.fake.Refuse("Cust2", "Revoked")
+	collect(env.client.Ticket(ctx, "token-2", "Cust2"))
+	collect(env.client.Ticket(ctx, "token-2", "Cust2")) // the cached failure
+	env.fake.RevokeTicket(res.Ticket)
+	req, _ := http.NewRequest(http.MethodGet, env.fake.WebAPIURL(testTenant)+"v1/Contact/2", nil)
+	if resp, err := env.client.WebAPIClient(testUserToken, testTenant).Do(req); err == nil {
+		resp.Body.Close()
+	}
+	req, _ = http.NewRequest(http.MethodGet, env.fake.WebAPIURL("Cust2")+"v1/Contact/2", nil)
+	collect(env.client.Transport("token-2", "Cust2", nil).RoundTrip(req))
+
+	// Print everything.
+	transport := env.client.Transport(testUserToken, testTenant, nil)
+	cfg := env.cfg
+	values := []any{cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, *transport, sysuser.NewMemoryStore()}
+	for _, e := range errs {
+		values = append(values, e)
+	}
+	var out strings.Builder
+	for _, v := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%T"} {
+			fmt.Fprintf(&out, verb+"\n", v)
+		}
+		if s, ok := v.(fmt.Stringer); ok {
+			out.WriteString(s.String() + "\n")
+		}
+		if g, ok := v.(fmt.GoStringer); ok {
+			out.WriteString(g.GoString() + "\n")
+		}
+		slog.New(slog.NewJSONHandler(&out, nil)).Info("v", "value", v)
+		slog.New(slog.NewTextHandler(&out, nil)).Info("v", "value", v)
+	}
+	out.WriteString(logs.String())
+	all := out.String()
+	for name, secret := range secrets {
+		if i := strings.Index(all, secret); i >= 0 {
+			t.Errorf("the %s leaked: …%s…", name, all[max(0, i-200):i])
+		}
+	}
+	assertNoKeyMaterial(t, all, appKey(t))
+	// The walk printed what it should have.
+	for _, want := range []string{"7T:…[redacted]", "ApplicationToken: [redacted]", "ApplicationToken: [set]", "SystemUserToken: [redacted]",
+		"RSA-2048 [redacted]", "tenant=Cust12345", "refresh failed", "retrying exchange", "new ticket", "ticket invalidated", "Denied", "boom"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if len(errs) < 25 {
+		t.Fatalf("only %d errors walked", len(errs))
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the Client's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
