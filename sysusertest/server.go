@@ -315,6 +315,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveREST(w, r)
 	case p == JWKSPath:
 		s.serveJWKS(w, r)
+	case p == OpenIDConfigurationPath:
+		s.serveOpenIDConfiguration(w, r)
 	case strings.Contains(p, "/api/"):
 		s.serveWebAPI(w, r)
 	default:

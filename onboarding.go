@@ -1,0 +1,284 @@
+package sysuser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ApprovalConfig configures an ApprovalVerifier. ClientID and a place to
+// get keys from (Environment, LoginURL or Certificate) are required.
+type ApprovalConfig struct {
+	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
+	Environment string
+	// LoginURL overrides Environment, as in Config. The expected issuer is
+	// its scheme and host ("https://sod.superoffice.com"), as SuperOffice's
+	// OpenID Connect metadata gives it, and the key set is at
+	// LoginURL + JWKSPath.
+	LoginURL string
+	// Issuer overrides the issuer derived from the login URL.
+	Issuer string
+	// ClientID is the application's client id: the id_token's audience.
+	ClientID string
+	// Certificate optionally pins SuperOffice's signing certificate, as in
+	// Config.Certificate; otherwise keys come from the JWKS by kid.
+	Certificate []byte
+	// HTTPClient fetches the key set. Nil means a client with timeouts.
+	HTTPClient *http.Client
+	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means
+	// DefaultLeeway; negative means none.
+	Leeway time.Duration
+	// Clock returns the current time. Nil means time.Now.
+	Clock func() time.Time
+	// Logger receives why approvals were refused (never a token). Nil means
+	// no logging.
+	Logger *slog.Logger
+}
+
+// An ApprovalVerifier checks the id_token SuperID posts to the
+// application's redirect URL when a tenant administrator approves the
+// application, and extracts the approval. It is safe for concurrent use.
+type ApprovalVerifier struct {
+	issuer   string
+	clientID string
+	keys     keySource
+	parser   *jwt.Parser
+	log      *slog.Logger
+}
+
+// NewApprovalVerifier checks cfg and returns a verifier. Errors match
+// ErrInvalidConfig.
+func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
+	if cfg.ClientID == "" {
+		return nil, configError("ClientID is empty; it is the id_token's audience")
+	}
+	login, err := resolveLoginURL(cfg.Environment, cfg.LoginURL)
+	if err != nil {
+		return nil, err
+	}
+	issuer := cfg.Issuer
+	if issuer == "" {
+		u, _ := url.Parse(login) // resolveLoginURL checked it
+		issuer = u.Scheme + "://" + u.Host
+	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Certificate) > 0 {
+		pub, err := ParseCertificate(cfg.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		v.keys = pinnedKey{key: pub}
+	} else {
+		hc := cfg.HTTPClient
+		if hc == nil {
+			hc = newDefaultHTTPClient()
+		}
+		v.keys = newJWKSSource(login+JWKSPath, withSafeRedirects(hc), now)
+	}
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = DefaultLeeway
+	} else if leeway < 0 {
+		leeway = 0
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{"RS256"}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(cfg.ClientID),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
+	)
+	return v, nil
+}
+
+// Approval is what a verified approval id_token says: above all the
+// tenant and the system user token to store for it.
+//
+// SystemUserToken is a credential: fmt and log/slog show it redacted.
+type Approval struct {
+	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
+	// it per tenant, as a secret.
+	SystemUserToken string
+	// ContextIdentifier is the tenant, e.g. "Cust12345".
+	ContextIdentifier string
+	// WebAPIURL and NetServerURL are the tenant's REST and SOAP bases.
+	WebAPIURL, NetServerURL string
+	// Serial is the tenant database's serial number.
+	Serial string
+	// Subject, Email, UPN, AssociateID, FirstName, LastName and
+	// IsAdministrator describe the administrator who approved.
+	Subject, Email, UPN, AssociateID, FirstName, LastName string
+	IsAdministrator                                       bool
+	// CompanyName and IdentityProvider, when present.
+	CompanyName, IdentityProvider string
+	// IssuedAt and ExpiresAt are the id_token's iat and exp.
+	IssuedAt, ExpiresAt time.Time
+	// Claims holds every claim of the verified id_token.
+	Claims map[string]any
+}
+
+// Verify checks idToken and returns the approval it carries. The token must
+// be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
+// issued by the environment's issuer to ClientID, not expired (exp is
+// required), carry the system_token and ctx claims, and, when nonce is not
+// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
+// cause); failures to fetch keys are returned as they are.
+func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
+	if err != nil {
+		return nil, err
+	}
+	if nonce != "" {
+		if got, _ := claims["nonce"].(string); got != nonce {
+			return nil, tokenError("nonce does not match the one this login started with", nil)
+		}
+	}
+	res := resultFromClaims(claims)
+	a := &Approval{
+		SystemUserToken:   str(res.Claims, ClaimSystemToken),
+		ContextIdentifier: res.ContextIdentifier,
+		WebAPIURL:         res.WebAPIURL,
+		NetServerURL:      res.NetServerURL,
+		Serial:            res.Serial,
+		Subject:           str(res.Claims, "sub"),
+		Email:             res.Email,
+		UPN:               res.UPN,
+		AssociateID:       res.AssociateID,
+		FirstName:         res.FirstName,
+		LastName:          res.LastName,
+		IsAdministrator:   res.IsAdministrator,
+		CompanyName:       res.CompanyName,
+		IdentityProvider:  res.IdentityProvider,
+		Claims:            res.Claims,
+	}
+	if a.SystemUserToken == "" {
+		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
+	}
+	if a.ContextIdentifier == "" {
+		return nil, tokenError("ctx claim is missing", nil)
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		a.ExpiresAt = exp.Time
+	}
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
+		a.IssuedAt = iat.Time
+	}
+	return a, nil
+}
+
+func str(claims map[string]any, name string) string {
+	s, _ := claims[name].(string)
+	return s
+}
+
+func (a Approval) describe() string {
+	return fmt.Sprintf("sysuser.Approval{ContextIdentifier: %s, SystemUserToken: [redacted], WebAPIURL: %s, Email: %s}", a.ContextIdentifier, a.WebAPIURL, a.Email)
+}
+
+// String describes the approval with the system user token redacted.
+func (a Approval) String() string { return a.describe() }
+
+// GoString describes the approval with the system user token redacted.
+func (a Approval) GoString() string { return a.describe() }
+
+// Format prints the redacted description for every verb.
+func (a Approval) Format(f fmt.State, _ rune) { io.WriteString(f, a.describe()) }
+
+// LogValue gives log/slog the approval without the system user token.
+func (a Approval) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("context_identifier", a.ContextIdentifier),
+		slog.String("system_user_token", "[redacted]"),
+		slog.String("webapi_url", a.WebAPIURL),
+		slog.String("email", a.Email),
+	)
+}
+
+// maxApprovalBody caps the redirect POST: an id_token is a few KiB.
+const maxApprovalBody = 64 << 10
+
+// ApprovalHandler is the http.Handler for the application's redirect URL.
+// It accepts SuperID's form POST (response_mode form_post), verifies its
+// id_token with Verifier, and hands the approval to OnApproval, which
+// stores the system user token for the tenant and writes the response (a
+// redirect to a "thank you" page, say).
+//
+// Anything else gets a bare error: 405 for a method other than POST, 400
+// for a missing, oversized or invalid token (the reason is logged, never
+// sent), 500 if OnApproval returns an error.
+type ApprovalHandler struct {
+	// Verifier checks the id_token. Required.
+	Verifier *ApprovalVerifier
+	// Nonce, if set, returns the nonce this login was started with (from a
+	// cookie or session); the id_token must carry it.
+	Nonce func(r *http.Request) string
+	// OnApproval receives each verified approval. Required.
+	OnApproval func(w http.ResponseWriter, r *http.Request, a *Approval) error
+}
+
+// ServeHTTP implements http.Handler.
+func (h *ApprovalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxApprovalBody)
+	if err := r.ParseForm(); err != nil {
+		h.refuse(w, r, "the form could not be read", err)
+		return
+	}
+	idToken := r.PostForm.Get("id_token")
+	if idToken == "" {
+		h.refuse(w, r, "no id_token in the form", nil)
+		return
+	}
+	nonce := ""
+	if h.Nonce != nil {
+		if nonce = h.Nonce(r); nonce == "" {
+			h.refuse(w, r, "no nonce for this login", nil)
+			return
+		}
+	}
+	a, err := h.Verifier.Verify(r.Context(), idToken, nonce)
+	if err != nil {
+		h.refuse(w, r, "the id_token failed verification", err)
+		return
+	}
+	if err := h.OnApproval(w, r, a); err != nil {
+		h.Verifier.log.LogAttrs(r.Context(), slog.LevelError, "sysuser: storing an approval failed",
+			slog.String("tenant", a.ContextIdentifier), slog.String("error", err.Error()))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h.Verifier.log.LogAttrs(r.Context(), slog.LevelInfo, "sysuser: approval accepted", slog.String("tenant", a.ContextIdentifier))
+}
+
+func (h *ApprovalHandler) refuse(w http.ResponseWriter, r *http.Request, why string, err error) {
+	attrs := []slog.Attr{slog.String("reason", why)}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			attrs = append(attrs, slog.Int64("limit", mbe.Limit))
+		}
+		attrs = append(attrs, slog.String("error", strings.TrimSpace(err.Error())))
+	}
+	h.Verifier.log.LogAttrs(r.Context(), slog.LevelWarn, "sysuser: approval refused", attrs...)
+	http.Error(w, "invalid approval", http.StatusBadRequest)
+}

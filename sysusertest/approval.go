@@ -1,0 +1,76 @@
+package sysusertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// OpenIDConfigurationPath is where the fake publishes its OpenID Connect
+// metadata, as SuperOffice does.
+const OpenIDConfigurationPath = LoginPath + "/.well-known/openid-configuration"
+
+// Issuer of the fake's approval id_tokens: its root URL, as SuperOffice's
+// is "https://sod.superoffice.com".
+func (s *Server) OIDCIssuer() string { return s.Root }
+
+// Approve mints the id_token SuperID would post to the application's
+// redirect URL when the tenant's administrator approves the application:
+// RS256 by the fake's key, issued by OIDCIssuer to clientID, carrying the
+// tenant's system user token (see AddTenant), its ctx, URLs and serial, the
+// administrator's identity, and nonce when it is not empty. The tenant must
+// have been added.
+func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, error) {
+	now := s.opts.Clock()
+	s.mu.Lock()
+	t := s.tenants[strings.ToLower(contextIdentifier)]
+	key := s.keys[len(s.keys)-1]
+	s.mu.Unlock()
+	if t == nil {
+		return "", fmt.Errorf("sysusertest: tenant %q was not added", contextIdentifier)
+	}
+	upn := "admin@" + strings.ToLower(contextIdentifier) + ".example"
+	claims := map[string]any{
+		"iss":                            s.Root,
+		"aud":                            clientID,
+		"sub":                            upn,
+		"iat":                            now.Unix(),
+		"nbf":                            now.Unix(),
+		"exp":                            now.Add(s.opts.TokenLifetime).Unix(),
+		"c_hash":                         "sysusertest",
+		claimPrefix + "system_token":     t.token,
+		claimPrefix + "ctx":              contextIdentifier,
+		claimPrefix + "serial":           t.serial,
+		claimPrefix + "webapi_url":       s.WebAPIURL(contextIdentifier),
+		claimPrefix + "netserver_url":    s.Root + "/" + contextIdentifier + "/Remote/Services88/",
+		claimPrefix + "upn":              upn,
+		claimPrefix + "email":            upn,
+		claimPrefix + "associateid":      "1",
+		claimPrefix + "firstname":        "Ada",
+		claimPrefix + "lastname":         "Admin",
+		claimPrefix + "is_administrator": "True",
+		claimPrefix + "identityprovider": s.Root,
+		claimPrefix + "company_name":     contextIdentifier + " AS",
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	return key.sign(claims), nil
+}
+
+// serveOpenIDConfiguration answers with metadata shaped like SuperOffice's.
+func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"issuer":                                s.Root,
+		"authorization_endpoint":                s.URL + "/common/oauth/authorize",
+		"token_endpoint":                        s.URL + "/common/oauth/tokens",
+		"jwks_uri":                              s.Root + JWKSPath,
+		"scopes_supported":                      []string{"openid"},
+		"response_modes_supported":              []string{"form_post", "fragment", "query"},
+		"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token", "token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+	})
+}
