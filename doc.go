@@ -21,7 +21,14 @@
 //	req.Header.Set("SO-AppToken", appToken)
 //
 // Every exchange creates a credentials record in the tenant's database and
-// a ticket lasts hours: exchange once and reuse the ticket.
+// a ticket lasts hours: use Client.Ticket, which caches each tenant's ticket
+// and renews it with one exchange per tenant however many goroutines ask,
+// or Client.WebAPIClient, an *http.Client that adds the ticket and the
+// application token to each WebApi request.
+//
+// Before any of this, a tenant's administrator approves the application and
+// SuperID posts an id_token to its redirect URL; ApprovalHandler and
+// ApprovalVerifier verify it and hand over the tenant's system user token.
 //
 // Errors are typed: *AuthenticationError when SuperOffice refuses,
 // ErrInvalidToken when its answer fails verification, *HTTPError and

@@ -100,7 +100,10 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 		{"wrong audience", func(c jwt.MapClaims) string { c["aud"] = "another-app"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidAudience, ""},
 		{"wrong issuer", func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
 		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = sysuser.Issuer; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
-		{"expired", func(c jwt.MapClaims) string { c["exp"] = clock.Now().Add(-2 * time.Minute).Unix(); return env.fake.Sign(c) }, "", jwt.ErrTokenExpired, ""},
+		{"expired", func(c jwt.MapClaims) string {
+			c["exp"] = clock.Now().Add(-2 * time.Minute).Unix()
+			return env.fake.Sign(c)
+		}, "", jwt.ErrTokenExpired, ""},
 		{"no exp", func(c jwt.MapClaims) string { delete(c, "exp"); return env.fake.Sign(c) }, "", jwt.ErrTokenRequiredClaimMissing, ""},
 		{"alg none", func(c jwt.MapClaims) string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)

@@ -117,7 +117,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// Print everything.
 	transport := env.client.Transport(testUserToken, testTenant, nil)
 	cfg := env.cfg
-	values := []any{cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, *transport, sysuser.NewMemoryStore()}
+	verifier, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: "cid", Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idToken, _ := env.fake.Approve(testTenant, "cid", "")
+	approval, err := verifier.Verify(ctx, idToken, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect(verifier.Verify(ctx, idToken, "other-nonce"))
+	values := []any{cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, *transport, sysuser.NewMemoryStore(), approval, *approval, verifier}
 	for _, e := range errs {
 		values = append(values, e)
 	}
