@@ -58,6 +58,15 @@ func newDefaultHTTPClient() *http.Client {
 	}
 }
 
+// safeHTTPClient returns c, or the default client when c is nil, with the
+// package's redirect rule applied (to a copy: c itself is not changed).
+func safeHTTPClient(c *http.Client) *http.Client {
+	if c == nil {
+		c = newDefaultHTTPClient()
+	}
+	return withSafeRedirects(c)
+}
+
 // errCrossHostRedirect is returned when the login service redirects to
 // another host: following it would send the application token there.
 var errCrossHostRedirect = errors.New("sysuser: refusing to follow a redirect to another host")

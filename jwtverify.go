@@ -45,6 +45,31 @@ func (e *keyFetchError) Error() string {
 }
 func (e *keyFetchError) Unwrap() error { return e.err }
 
+// newKeySource returns the pinned certificate's key when cert is set, and
+// otherwise the JWKS below loginURL, fetched with hc.
+func newKeySource(cert []byte, loginURL string, hc *http.Client, now func() time.Time) (keySource, error) {
+	if len(cert) == 0 {
+		return newJWKSSource(loginURL+JWKSPath, hc, now), nil
+	}
+	pub, err := ParseCertificate(cert)
+	if err != nil {
+		return nil, err
+	}
+	return pinnedKey{key: pub}, nil
+}
+
+// leewayOrDefault turns a configured leeway into the one to use: zero
+// means DefaultLeeway, negative means none.
+func leewayOrDefault(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultLeeway
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
 // pinnedKey is a key source with one key, from a certificate the user
 // configured. The token's kid is not consulted.
 type pinnedKey struct{ key *rsa.PublicKey }

@@ -77,31 +77,15 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
-	if len(cfg.Certificate) > 0 {
-		pub, err := ParseCertificate(cfg.Certificate)
-		if err != nil {
-			return nil, err
-		}
-		v.keys = pinnedKey{key: pub}
-	} else {
-		hc := cfg.HTTPClient
-		if hc == nil {
-			hc = newDefaultHTTPClient()
-		}
-		v.keys = newJWKSSource(login+JWKSPath, withSafeRedirects(hc), now)
-	}
-	leeway := cfg.Leeway
-	if leeway == 0 {
-		leeway = DefaultLeeway
-	} else if leeway < 0 {
-		leeway = 0
+	if v.keys, err = newKeySource(cfg.Certificate, login, safeHTTPClient(cfg.HTTPClient), now); err != nil {
+		return nil, err
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256"}),
 		jwt.WithIssuer(issuer),
 		jwt.WithAudience(cfg.ClientID),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(leeway),
+		jwt.WithLeeway(leewayOrDefault(cfg.Leeway)),
 		jwt.WithTimeFunc(now),
 	)
 	return v, nil

@@ -207,27 +207,11 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	base := cfg.HTTPClient
-	if base == nil {
-		base = newDefaultHTTPClient()
+	c.http = safeHTTPClient(cfg.HTTPClient)
+	if c.keys, err = newKeySource(cfg.Certificate, c.loginURL, c.http, c.now); err != nil {
+		return nil, err
 	}
-	c.http = withSafeRedirects(base)
-	if len(cfg.Certificate) > 0 {
-		pub, err := ParseCertificate(cfg.Certificate)
-		if err != nil {
-			return nil, err
-		}
-		c.keys = pinnedKey{key: pub}
-	} else {
-		c.keys = newJWKSSource(c.loginURL+JWKSPath, c.http, c.now)
-	}
-	leeway := cfg.Leeway
-	if leeway == 0 {
-		leeway = DefaultLeeway
-	} else if leeway < 0 {
-		leeway = 0
-	}
-	c.parser = newExchangeParser(leeway, c.now)
+	c.parser = newExchangeParser(leewayOrDefault(cfg.Leeway), c.now)
 	c.attempts = cfg.MaxAttempts
 	if c.attempts == 0 {
 		c.attempts = DefaultMaxAttempts
