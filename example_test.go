@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -105,4 +106,35 @@ func ExampleAuthenticationError() {
 	}
 	// Output:
 	// refused: The system user token is not valid for this customer
+}
+
+func ExampleClient_WebAPIClient() {
+	keyFile, _ := os.ReadFile("testdata/key.xml")
+	signer, _ := sysuser.NewSigner(keyFile)
+	fake, _ := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "my-app-token", PublicKey: signer.Public()})
+	defer fake.Close()
+	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
+	client, _ := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: "my-app-token", Signer: signer})
+
+	ctx := context.Background()
+	base, err := client.WebAPIURL(ctx, "MyApp-8k8Q7DmBgo", "Cust12345")
+	if err != nil {
+		panic(err)
+	}
+	webapi := client.WebAPIClient("MyApp-8k8Q7DmBgo", "Cust12345")
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"v1/Contact/2", nil)
+		resp, err := webapi.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		fmt.Println(resp.Status)
+	}
+	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
+	// Output:
+	// 200 OK
+	// 200 OK
+	// 200 OK
+	// exchanges: 1
 }

@@ -85,6 +85,17 @@ func (c *Client) Ticket(ctx context.Context, systemUserToken, contextIdentifier 
 	return c.await(ctx, systemUserToken, contextIdentifier)
 }
 
+// WebAPIURL returns the tenant's WebApi base URL (the webapi_url claim,
+// ending in "/api/"), from the cached ticket when there is one. Build
+// request URLs on it: WebAPIURL + "v1/Contact/2".
+func (c *Client) WebAPIURL(ctx context.Context, systemUserToken, contextIdentifier string) (string, error) {
+	res, err := c.Ticket(ctx, systemUserToken, contextIdentifier)
+	if err != nil {
+		return "", err
+	}
+	return res.WebAPIURL, nil
+}
+
 // state returns the tenant's coordination state, creating it if needed.
 func (c *Client) state(contextIdentifier string) *tenantState {
 	if v, ok := c.tenants.Load(contextIdentifier); ok {
@@ -119,6 +130,12 @@ func (c *Client) refresh(ctx context.Context, systemUserToken, contextIdentifier
 
 // await waits for the tenant's shared exchange, starting it if needed.
 func (c *Client) await(ctx context.Context, systemUserToken, contextIdentifier string) (*SystemUserResult, error) {
+	if err := checkContextIdentifier(contextIdentifier); err != nil {
+		return nil, err
+	}
+	if systemUserToken == "" {
+		return nil, argError("system user token is empty")
+	}
 	st := c.lockState(contextIdentifier)
 	f := st.flight
 	if f == nil {

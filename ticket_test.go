@@ -422,3 +422,20 @@ func TestUnaskedTenantsAreDropped(t *testing.T) {
 	mustTicket(t, env.client, testTenant) // an exchange; its completion sweeps
 	eventually(t, "the sweep drops the five unasked tenants", func() bool { return store.Len() == 1 })
 }
+
+func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
+	store := sysuser.NewMemoryStore()
+	env := newTestEnv(t, nil, func(c *sysuser.Config) { c.Store = store })
+	for _, c := range [][2]string{{"", testTenant}, {testUserToken, ""}, {testUserToken, "Cust 1"}} {
+		if _, err := env.client.Ticket(context.Background(), c[0], c[1]); !errors.Is(err, sysuser.ErrInvalidArgument) {
+			t.Errorf("%q: %v", c, err)
+		}
+	}
+	if env.fake.Exchanges(testTenant) != 0 || store.Len() != 0 {
+		t.Fatal("bad arguments reached the service or the store")
+	}
+	u, err := env.client.WebAPIURL(context.Background(), testUserToken, testTenant)
+	if err != nil || u != env.fake.WebAPIURL(testTenant) {
+		t.Fatalf("WebAPIURL = %q, %v", u, err)
+	}
+}
