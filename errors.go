@@ -33,6 +33,17 @@ var (
 	// an empty system user token or context identifier.
 	ErrInvalidArgument = errors.New("sysuser: invalid argument")
 
+	// ErrKeySetUnavailable means SuperOffice's signing keys (the JWKS)
+	// could not be fetched, so the token could not be checked at all. The
+	// cause (a network error, *HTTPError, ErrMalformedResponse, ctx's error)
+	// is wrapped too. It is not ErrInvalidToken: nothing is known to be
+	// wrong with the token.
+	ErrKeySetUnavailable = errors.New("sysuser: SuperOffice's signing keys are unavailable")
+
+	// ErrCrossHostRedirect means the login service redirected to another
+	// host or scheme; following would send the application token there.
+	ErrCrossHostRedirect = errors.New("sysuser: refusing to follow a redirect to another host")
+
 	// ErrMalformedResponse means SuperOffice answered with a success status
 	// but a body that is not a well-formed answer of the expected kind, or
 	// one larger than the package reads.

@@ -67,10 +67,6 @@ func safeHTTPClient(c *http.Client) *http.Client {
 	return withSafeRedirects(c)
 }
 
-// errCrossHostRedirect is returned when the login service redirects to
-// another host: following it would send the application token there.
-var errCrossHostRedirect = errors.New("sysuser: refusing to follow a redirect to another host")
-
 // withSafeRedirects returns a shallow copy of c whose redirects never leave
 // the original host or downgrade from https, checked before c's own policy.
 func withSafeRedirects(c *http.Client) *http.Client {
@@ -79,7 +75,7 @@ func withSafeRedirects(c *http.Client) *http.Client {
 	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		first := via[0].URL
 		if !sameOrigin(first, req.URL) {
-			return errCrossHostRedirect
+			return ErrCrossHostRedirect
 		}
 		if len(via) >= 5 {
 			return errors.New("sysuser: stopped after 5 redirects")

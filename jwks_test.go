@@ -122,7 +122,7 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 	env2 := newTestEnv(t, nil, nil)
 	empty := jwksProxy(t, env2, func(w http.ResponseWriter) bool { w.Write([]byte(`{"keys":[{"kty":"EC"}]}`)); return true })
 	_, err := mustClient(t, withLogin(env2.cfg, empty)).Exchange(context.Background(), testUserToken, testTenant)
-	if !errors.Is(err, sysuser.ErrMalformedResponse) || errors.Is(err, sysuser.ErrInvalidToken) {
+	if !errors.Is(err, sysuser.ErrMalformedResponse) || !errors.Is(err, sysuser.ErrKeySetUnavailable) || errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatalf("unusable key set: %v", err)
 	}
 }

@@ -43,7 +43,8 @@ type keyFetchError struct{ err error }
 func (e *keyFetchError) Error() string {
 	return "sysuser: fetching SuperOffice's signing keys: " + e.err.Error()
 }
-func (e *keyFetchError) Unwrap() error { return e.err }
+func (e *keyFetchError) Unwrap() error        { return e.err }
+func (e *keyFetchError) Is(target error) bool { return target == ErrKeySetUnavailable }
 
 // newKeySource returns the pinned certificate's key when cert is set, and
 // otherwise the JWKS below loginURL, fetched with hc.
