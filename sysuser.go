@@ -313,11 +313,16 @@ func (c *Client) LoginURL() string { return c.loginURL }
 // ticket lasts hours: do not call Exchange per request. Ticket and the
 // transports built on it cache the result.
 //
+// Transient failures (connection refused or reset, timeouts, HTTP 429, 502,
+// 503, 504) are retried up to Config.MaxAttempts times within ctx, each
+// attempt signing anew.
+//
 // Errors: *AuthenticationError when SuperOffice refuses; ErrInvalidToken
-// when the JWT fails verification; *FaultError for a SOAP fault; *HTTPError
-// for another unexpected status; ErrMalformedResponse for an unreadable
-// answer; ErrInvalidArgument for empty arguments; ctx's error when it ends
-// first. No error carries a secret.
+// when the JWT fails verification; ErrKeySetUnavailable when SuperOffice's
+// keys could not be fetched; *FaultError for a SOAP fault; *HTTPError for
+// another unexpected status; ErrMalformedResponse for an unreadable answer;
+// ErrCrossHostRedirect; ErrInvalidArgument for empty arguments; ctx's error
+// when it ends first. No error carries a secret.
 func (c *Client) Exchange(ctx context.Context, systemUserToken, contextIdentifier string) (*SystemUserResult, error) {
 	start := time.Now()
 	res, err := c.exchange(ctx, systemUserToken, contextIdentifier)
