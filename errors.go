@@ -44,6 +44,12 @@ var (
 	// host or scheme; following would send the application token there.
 	ErrCrossHostRedirect = errors.New("sysuser: refusing to follow a redirect to another host")
 
+	// ErrNotWebAPI means a request through a Transport was not for the
+	// tenant's WebApi (another scheme, host or port than its webapi_url, or a
+	// redirect away from it), so the transport refused to send it: the
+	// ticket and the application token go nowhere else.
+	ErrNotWebAPI = errors.New("sysuser: request is not for the tenant's WebApi")
+
 	// ErrMalformedResponse means SuperOffice answered with a success status
 	// but a body that is not a well-formed answer of the expected kind, or
 	// one larger than the package reads.

@@ -22,8 +22,9 @@ import (
 const Issuer = "SuperOffice AS"
 
 // DefaultLeeway is the clock skew allowed when checking a token's exp, nbf
-// and iat, unless Config.Leeway says otherwise.
-const DefaultLeeway = time.Minute
+// and iat, unless Config.Leeway says otherwise: 5 minutes, as SuperOffice's
+// own clients allow (ClockSkew 00:05:00 in its .NET client and OIDC sample).
+const DefaultLeeway = 5 * time.Minute
 
 // minVerifyKeyBits is the smallest RSA key accepted for verifying tokens.
 const minVerifyKeyBits = 2048

@@ -117,13 +117,13 @@ type Approval struct {
 	Claims map[string]any
 }
 
-// Verify checks idToken and returns the approval it carries. The token must
-// be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
-// issued by the environment's issuer to ClientID, not expired (exp is
-// required), carry the system_token and ctx claims, and, when nonce is not
-// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
-// cause); failures to fetch keys are returned as they are.
-func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+// VerifyIDToken checks idToken as Verify does (RS256, SuperOffice's key,
+// the environment's issuer, ClientID as audience, exp required, the nonce
+// when it is not empty) and returns what it says, without requiring the
+// system_token and ctx claims: an id_token from a plain sign-in, where the
+// application did not ask for system user access, verifies too. Use Verify
+// to accept an approval.
+func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
 	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
 	if err != nil {
 		return nil, err
@@ -151,17 +151,31 @@ func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*
 		IdentityProvider:  res.IdentityProvider,
 		Claims:            res.Claims,
 	}
-	if a.SystemUserToken == "" {
-		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
-	}
-	if a.ContextIdentifier == "" {
-		return nil, tokenError("ctx claim is missing", nil)
-	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		a.ExpiresAt = exp.Time
 	}
 	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
 		a.IssuedAt = iat.Time
+	}
+	return a, nil
+}
+
+// Verify checks idToken and returns the approval it carries. The token must
+// be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
+// issued by the environment's issuer to ClientID, not expired (exp is
+// required), carry the system_token and ctx claims, and, when nonce is not
+// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
+// cause); failures to fetch keys are returned as they are.
+func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	a, err := v.VerifyIDToken(ctx, idToken, nonce)
+	if err != nil {
+		return nil, err
+	}
+	if a.SystemUserToken == "" {
+		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
+	}
+	if a.ContextIdentifier == "" {
+		return nil, tokenError("ctx claim is missing", nil)
 	}
 	return a, nil
 }

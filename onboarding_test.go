@@ -101,7 +101,7 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 		{"wrong issuer", func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
 		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = sysuser.Issuer; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
 		{"expired", func(c jwt.MapClaims) string {
-			c["exp"] = clock.Now().Add(-2 * time.Minute).Unix()
+			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
 			return env.fake.Sign(c)
 		}, "", jwt.ErrTokenExpired, ""},
 		{"no exp", func(c jwt.MapClaims) string { delete(c, "exp"); return env.fake.Sign(c) }, "", jwt.ErrTokenRequiredClaimMissing, ""},

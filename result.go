@@ -9,7 +9,7 @@ import (
 )
 
 // ClaimPrefix is the namespace of SuperOffice's identity claims.
-const ClaimPrefix = "http://schemas.superoffice.net/identity/"
+const ClaimPrefix = "http://schemes.superoffice.net/identity/"
 
 // Claim names SuperOffice uses in system user and approval tokens.
 const (

@@ -381,7 +381,7 @@ func TestTokenVerification(t *testing.T) {
 		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
 		{"audience without serial", func(c map[string]any) string { delete(c, sysuser.ClaimSerial); return env.fake.Sign(c) }, nil, "serial"},
 		{"expired", func(c map[string]any) string {
-			c["exp"] = clock.Now().Add(-2 * time.Minute).Unix()
+			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
 			return env.fake.Sign(c)
 		}, jwt.ErrTokenExpired, ""},
 		{"no exp", func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, jwt.ErrTokenRequiredClaimMissing, ""},
@@ -617,5 +617,36 @@ func TestHMACConfusionNeedsNoSecret(t *testing.T) {
 	m.Write([]byte(parts[0] + "." + parts[1]))
 	if base64.RawURLEncoding.EncodeToString(m.Sum(nil)) != parts[2] {
 		t.Fatal("forged token is not a valid HMAC")
+	}
+}
+
+// A login server whose clock is 3 minutes ahead issues tokens whose nbf is
+// in the client's future; SuperOffice's own clients allow 5 minutes of skew,
+// and so does the Client by default.
+func TestLoginServerClockAheadWithinFiveMinutes(t *testing.T) {
+	clientClock := newFakeClock()
+	for _, ahead := range []time.Duration{3 * time.Minute, 7 * time.Minute} {
+		serverClock := func() time.Time { return clientClock.Now().Add(ahead) }
+		signer, _ := sysuser.NewSignerFromKey(appKey(t))
+		fake, err := sysusertest.NewServer(sysusertest.Options{
+			ApplicationToken: testAppToken, PublicKey: signer.Public(), SigningKey: fakeSigningKey(t),
+			Clock: serverClock, MaxClockSkew: 10 * time.Minute,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fake.Close()
+		fake.AddTenant(testTenant, testUserToken)
+		client, err := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: testAppToken, Signer: signer, Clock: clientClock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.Exchange(context.Background(), testUserToken, testTenant)
+		switch {
+		case ahead < 5*time.Minute && err != nil:
+			t.Errorf("server %s ahead: %v", ahead, err)
+		case ahead > 5*time.Minute && !errors.Is(err, jwt.ErrTokenNotValidYet):
+			t.Errorf("server %s ahead: err = %v, want not valid yet", ahead, err)
+		}
 	}
 }

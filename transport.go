@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 )
 
 // Transport is an http.RoundTripper that calls one tenant's WebApi as its
@@ -16,7 +20,10 @@ import (
 // with the ticket from Client.Ticket, so tickets are cached and renewed as
 // Ticket describes. The transport always sets both headers, replacing any
 // Authorization or SO-AppToken the caller set: a request through it is the
-// system user's. When the WebApi answers 401 Unauthorized, the transport
+// system user's. It sends them only to the tenant's WebApi: a request whose
+// scheme, host and port are not those of the tenant's webapi_url fails with
+// ErrNotWebAPI before anything is sent, and so does a redirect away from it.
+// When the WebApi answers 401 Unauthorized, the transport
 // invalidates that ticket and retries once with a new one, if the request
 // body can be replayed (it has none, or http.NewRequest set GetBody);
 // otherwise the 401 is returned.
@@ -44,13 +51,58 @@ func (c *Client) Transport(systemUserToken, contextIdentifier string, base http.
 //	req, _ := http.NewRequestWithContext(ctx, "GET", res.WebAPIURL+"v1/Contact/2", nil)
 //	resp, err := client.WebAPIClient(token, "Cust12345").Do(req)
 func (c *Client) WebAPIClient(systemUserToken, contextIdentifier string) *http.Client {
-	return &http.Client{Transport: c.Transport(systemUserToken, contextIdentifier, nil)}
+	return &http.Client{Transport: c.Transport(systemUserToken, contextIdentifier, nil), Timeout: WebAPITimeout}
+}
+
+// WebAPITimeout bounds each request of the *http.Client WebAPIClient
+// returns, from dialling to reading the body's end.
+const WebAPITimeout = 2 * time.Minute
+
+// checkWebAPIOrigin refuses a request whose scheme, host and port are not
+// those of the tenant's webapi_url, and a webapi_url that is neither https
+// nor http on a loopback host: the ticket and the application token go to
+// the tenant's WebApi and nowhere else.
+func checkWebAPIOrigin(u *url.URL, webAPIURL string) error {
+	api, err := url.Parse(webAPIURL)
+	if err != nil || api.Host == "" {
+		return fmt.Errorf("%w: the tenant's webapi_url is not an absolute URL", ErrNotWebAPI)
+	}
+	if api.Scheme != "https" && !(api.Scheme == "http" && isLoopback(api.Hostname())) {
+		return fmt.Errorf("%w: the tenant's webapi_url is %s://%s, neither https nor a loopback host", ErrNotWebAPI, api.Scheme, api.Host)
+	}
+	if u == nil || !strings.EqualFold(u.Scheme, api.Scheme) || !strings.EqualFold(hostPort(u), hostPort(api)) {
+		got := "<nil>"
+		if u != nil {
+			got = u.Scheme + "://" + u.Host
+		}
+		return fmt.Errorf("%w: request to %s, but the tenant's WebApi is %s://%s", ErrNotWebAPI, got, api.Scheme, api.Host)
+	}
+	return nil
+}
+
+// hostPort returns u's host with its port, the scheme's default made
+// explicit.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := t.client.Ticket(req.Context(), t.systemUserToken, t.tenant)
 	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if err := checkWebAPIOrigin(req.URL, res.WebAPIURL); err != nil {
 		closeBody(req)
 		return nil, err
 	}
