@@ -25,14 +25,14 @@ import (
 func BenchmarkTicketCached(b *testing.B) {
 	env := newTestEnv(b, nil, nil)
 	ctx := context.Background()
-	if _, err := env.client.Ticket(ctx, testUserToken, testTenant); err != nil {
+	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			res, err := env.client.Ticket(ctx, testUserToken, testTenant)
+			res, err := env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
 			if err != nil || res == nil {
 				b.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func BenchmarkTicketCachedManyTenants(b *testing.B) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("Cust%d", 1000+i)
 		env.fake.AddTenant(ids[i], "tok")
-		if _, err := env.client.Ticket(ctx, "tok", ids[i]); err != nil {
+		if _, err := env.client.Tenant(ids[i], "tok").Ticket(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,7 +61,7 @@ func BenchmarkTicketCachedManyTenants(b *testing.B) {
 		i := int(seed.Add(7))
 		for pb.Next() {
 			i++
-			if _, err := env.client.Ticket(ctx, "tok", ids[i%n]); err != nil {
+			if _, err := env.client.Tenant(ids[i%n], "tok").Ticket(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -74,7 +74,7 @@ func BenchmarkTicketCachedManyTenants(b *testing.B) {
 // transport's overhead.
 func BenchmarkWebAPIRoundTrip(b *testing.B) {
 	env := newTestEnv(b, nil, nil)
-	if _, err := env.client.Ticket(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +97,7 @@ func BenchmarkWebAPIRoundTrip(b *testing.B) {
 		}
 	}
 	b.Run("bare", func(b *testing.B) { run(b, base) })
-	b.Run("sysuser", func(b *testing.B) { run(b, env.client.Transport(testUserToken, testTenant, base)) })
+	b.Run("sysuser", func(b *testing.B) { run(b, env.client.Tenant(testTenant, testUserToken).Transport(base)) })
 }
 
 // BenchmarkSign measures Signer.Sign next to bare rsa.SignPKCS1v15 of the
@@ -153,7 +153,7 @@ func BenchmarkExchange(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := env.client.Exchange(ctx, testUserToken, testTenant); err != nil {
+				if _, err := env.client.Exchange(ctx, testTenant, testUserToken); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -191,7 +191,7 @@ func cacheBytesPerTenant(b *testing.B, tenants int) float64 {
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				if _, err := client.Ticket(context.Background(), "tok-"+id, id); err != nil {
+				if _, err := client.Tenant(id, "tok-"+id).Ticket(context.Background()); err != nil {
 					b.Error(err)
 				}
 			}

@@ -72,7 +72,7 @@ func ExampleClient_Exchange() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := client.Exchange(context.Background(), "MyApp-8k8Q7DmBgo", "Cust12345")
+	res, err := client.Exchange(context.Background(), "Cust12345", "MyApp-8k8Q7DmBgo")
 	if err != nil {
 		panic(err)
 	}
@@ -93,7 +93,7 @@ func ExampleAuthenticationError() {
 	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
 
 	client, _ := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: "my-app-token", Signer: signer})
-	_, err := client.Exchange(context.Background(), "a-token-the-tenant-never-issued", "Cust12345")
+	_, err := client.Exchange(context.Background(), "Cust12345", "a-token-the-tenant-never-issued")
 
 	var refused *sysuser.AuthenticationError
 	switch {
@@ -108,20 +108,48 @@ func ExampleAuthenticationError() {
 	// refused: The system user token is not valid for this customer
 }
 
-func ExampleClient_WebAPIClient() {
+func ExampleTenant_Ticket() {
 	keyFile, _ := os.ReadFile("testdata/key.xml")
 	signer, _ := sysuser.NewSigner(keyFile)
 	fake, _ := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "my-app-token", PublicKey: signer.Public()})
 	defer fake.Close()
 	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
 	client, _ := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: "my-app-token", Signer: signer})
+	defer client.Close()
+
+	// One handle per tenant, kept for as long as the application runs.
+	tenant := client.Tenant("Cust12345", "MyApp-8k8Q7DmBgo")
+	for i := 0; i < 3; i++ {
+		res, err := tenant.Ticket(context.Background())
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(res.ContextIdentifier, sysuser.RedactTicket(res.Ticket))
+	}
+	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
+	// Output:
+	// Cust12345 7T:…[redacted]
+	// Cust12345 7T:…[redacted]
+	// Cust12345 7T:…[redacted]
+	// exchanges: 1
+}
+
+func ExampleTenant_HTTPClient() {
+	keyFile, _ := os.ReadFile("testdata/key.xml")
+	signer, _ := sysuser.NewSigner(keyFile)
+	fake, _ := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "my-app-token", PublicKey: signer.Public()})
+	defer fake.Close()
+	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
+	client, _ := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: "my-app-token", Signer: signer})
+	defer client.Close()
 
 	ctx := context.Background()
-	base, err := client.WebAPIURL(ctx, "MyApp-8k8Q7DmBgo", "Cust12345")
+	tenant := client.Tenant("Cust12345", "MyApp-8k8Q7DmBgo")
+	base, err := tenant.WebAPIURL(ctx)
 	if err != nil {
 		panic(err)
 	}
-	webapi := client.WebAPIClient("MyApp-8k8Q7DmBgo", "Cust12345")
+	webapi := tenant.HTTPClient()
 	for i := 0; i < 3; i++ {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"v1/Contact/2", nil)
 		resp, err := webapi.Do(req)
@@ -131,10 +159,14 @@ func ExampleClient_WebAPIClient() {
 		resp.Body.Close()
 		fmt.Println(resp.Status)
 	}
+	// The credentials go to the tenant's WebApi only.
+	_, err = webapi.Get("https://example.com/collect")
+	fmt.Println(errors.Is(err, sysuser.ErrNotWebAPI))
 	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
 	// Output:
 	// 200 OK
 	// 200 OK
 	// 200 OK
+	// true
 	// exchanges: 1
 }

@@ -80,7 +80,7 @@ func FuzzParseRESTResponse(f *testing.F) {
 			t.Fatalf("%v %v", ar, err)
 		}
 		if ar != nil {
-			if _, err := ar.result("Cust1"); err == nil && ar.Token == "" {
+			if _, err := ar.token("Cust1"); err == nil && ar.Token == "" {
 				t.Fatal("success without a token")
 			}
 		}
@@ -118,7 +118,7 @@ func FuzzVerifyJWT(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	claims := jwt.MapClaims{"iss": Issuer, "aud": "spn:1", "exp": now.Add(time.Minute).Unix(), ClaimSerial: "1", ClaimTicket: "7T:x"}
+	claims := jwt.MapClaims{"iss": "SuperOffice AS", "aud": "spn:1", "exp": now.Add(time.Minute).Unix(), "http://schemes.superoffice.net/identity/serial": "1", "http://schemes.superoffice.net/identity/ticket": "7T:x", "http://schemes.superoffice.net/identity/ctx": "Cust1"}
 	valid, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(key)
 	f.Add(valid)
 	f.Add(strings.Replace(valid, ".", "..", 1))
@@ -129,7 +129,7 @@ func FuzzVerifyJWT(f *testing.F) {
 		}
 		f.Add(string(b))
 	}
-	parser := newExchangeParser(time.Minute, func() time.Time { return now })
+	parser := newParser(issuerSystemUser, "", time.Minute, func() time.Time { return now })
 	keys := pinnedKey{key: &key.PublicKey}
 	f.Fuzz(func(t *testing.T, raw string) {
 		got, err := verifyJWT(context.Background(), raw, keys, parser)

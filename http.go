@@ -1,6 +1,8 @@
 package sysuser
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +18,39 @@ const maxResponseBytes = 1 << 20
 // maxErrorBodyBytes is how much of an error response HTTPError keeps.
 const maxErrorBodyBytes = 4 << 10
 
+// request is one call to the login service.
+type request struct {
+	method, url string
+	body        []byte
+	header      [][2]string // name, value
+}
+
+// send makes the request with hc under ctx and returns the response with
+// its body read through the cap and closed. A body over the cap is an
+// error; a status other than 200 is the caller's to classify (statusError).
+func send(ctx context.Context, hc *http.Client, r request) (*http.Response, []byte, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range r.header {
+		req.Header.Set(h[0], h[1])
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readCapped(resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, data, nil
+}
+
 // readCapped reads and closes resp.Body, refusing a body larger than
 // maxResponseBytes after reading at most one byte more than that.
 func readCapped(resp *http.Response) ([]byte, error) {
@@ -30,7 +65,8 @@ func readCapped(resp *http.Response) ([]byte, error) {
 	return body, nil
 }
 
-func httpError(resp *http.Response, body []byte) *HTTPError {
+// statusError is the error for an answer whose status is not 200.
+func statusError(resp *http.Response, body []byte) *HTTPError {
 	if len(body) > maxErrorBodyBytes {
 		body = body[:maxErrorBodyBytes]
 	}

@@ -22,7 +22,7 @@ import (
 func TestKeyRotationIsPickedUp(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
-	if _, err := env.client.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatal(err)
 	}
 	oldKid := env.fake.KeyID()
@@ -33,7 +33,7 @@ func TestKeyRotationIsPickedUp(t *testing.T) {
 		t.Fatal("rotation kept the kid")
 	}
 	clock.Advance(11 * time.Second) // past the refetch interval
-	if _, err := env.client.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	if n := env.fake.JWKSRequests(); n != 2 {
@@ -65,7 +65,7 @@ func TestFailedRefetchKeepsLastGoodKeys(t *testing.T) {
 		return true
 	})
 	c := mustClient(t, withLogin(env.cfg, login))
-	if _, err := c.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(11 * time.Second)
@@ -75,14 +75,14 @@ func TestFailedRefetchKeepsLastGoodKeys(t *testing.T) {
 		s, _ := tok.SignedString(fakeSigningKey(t))
 		return s
 	})
-	if _, err := c.Exchange(context.Background(), testUserToken, testTenant); !errors.Is(err, sysuser.ErrInvalidToken) {
+	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); !errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatalf("unknown kid with a failing key set: %v", err)
 	}
 	if fetches.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", fetches.Load())
 	}
 	env.fake.SetTokenFunc(nil)
-	if _, err := c.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("the last good keys were lost: %v", err)
 	}
 }
@@ -101,7 +101,7 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 	body, _ := json.Marshal(set)
 	login := jwksProxy(t, env, func(w http.ResponseWriter) bool { w.Write(body); return true })
 	c := mustClient(t, withLogin(env.cfg, login))
-	if _, err := c.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("the good key in a mixed set: %v", err)
 	}
 	for kid, key := range map[string]*rsa.PrivateKey{"SMALL": small, "EC1": small, "BROKEN": small, "ENC": fakeSigningKey(t)} {
@@ -111,7 +111,7 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 			s, _ := tok.SignedString(key)
 			return s
 		})
-		_, err := c.Exchange(context.Background(), testUserToken, testTenant)
+		_, err := c.Exchange(context.Background(), testTenant, testUserToken)
 		want := map[string]string{"SMALL": "1024 bits", "EC1": "not RSA", "BROKEN": "base64url", "ENC": "not sig"}[kid]
 		if !errors.Is(err, sysuser.ErrInvalidToken) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want ErrInvalidToken saying %q", kid, err, want)
@@ -121,7 +121,7 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 	// A set with no usable key at all is an error of its own.
 	env2 := newTestEnv(t, nil, nil)
 	empty := jwksProxy(t, env2, func(w http.ResponseWriter) bool { w.Write([]byte(`{"keys":[{"kty":"EC"}]}`)); return true })
-	_, err := mustClient(t, withLogin(env2.cfg, empty)).Exchange(context.Background(), testUserToken, testTenant)
+	_, err := mustClient(t, withLogin(env2.cfg, empty)).Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, sysuser.ErrMalformedResponse) || !errors.Is(err, sysuser.ErrKeySetUnavailable) || errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatalf("unusable key set: %v", err)
 	}

@@ -2,336 +2,27 @@ package sysuser
 
 import (
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Issuer is the iss claim of every system user token SuperOffice issues.
-const Issuer = "SuperOffice AS"
-
-// DefaultLeeway is the clock skew allowed when checking a token's exp, nbf
-// and iat, unless Config.Leeway says otherwise: 5 minutes, as SuperOffice's
-// own clients allow (ClockSkew 00:05:00 in its .NET client and OIDC sample).
-const DefaultLeeway = 5 * time.Minute
-
-// minVerifyKeyBits is the smallest RSA key accepted for verifying tokens.
-const minVerifyKeyBits = 2048
-
-// keySource finds the public key that signed a token.
-type keySource interface {
-	// publicKey returns the key for kid ("" when the token names none).
-	// Errors that are not about the token itself (a failed fetch, a
-	// cancelled ctx) are of type *keyFetchError.
-	publicKey(ctx context.Context, kid string) (*rsa.PublicKey, error)
-}
-
-// keyFetchError is a failure to obtain keys, as opposed to a token naming a
-// key that does not exist. It is reported as itself, not as ErrInvalidToken.
-type keyFetchError struct{ err error }
-
-func (e *keyFetchError) Error() string {
-	return "sysuser: fetching SuperOffice's signing keys: " + e.err.Error()
-}
-func (e *keyFetchError) Unwrap() error        { return e.err }
-func (e *keyFetchError) Is(target error) bool { return target == ErrKeySetUnavailable }
-
-// newKeySource returns the pinned certificate's key when cert is set, and
-// otherwise the JWKS below loginURL, fetched with hc.
-func newKeySource(cert []byte, loginURL string, hc *http.Client, now func() time.Time) (keySource, error) {
-	if len(cert) == 0 {
-		return newJWKSSource(loginURL+JWKSPath, hc, now), nil
-	}
-	pub, err := ParseCertificate(cert)
-	if err != nil {
-		return nil, err
-	}
-	return pinnedKey{key: pub}, nil
-}
+// issuerSystemUser is the iss claim of every system user token SuperOffice
+// issues.
+const issuerSystemUser = "SuperOffice AS"
 
 // leewayOrDefault turns a configured leeway into the one to use: zero
-// means DefaultLeeway, negative means none.
+// means defaultLeeway, negative means none.
 func leewayOrDefault(d time.Duration) time.Duration {
 	switch {
 	case d == 0:
-		return DefaultLeeway
+		return defaultLeeway
 	case d < 0:
 		return 0
 	}
 	return d
-}
-
-// pinnedKey is a key source with one key, from a certificate the user
-// configured. The token's kid is not consulted.
-type pinnedKey struct{ key *rsa.PublicKey }
-
-func (p pinnedKey) publicKey(context.Context, string) (*rsa.PublicKey, error) { return p.key, nil }
-
-// ParseCertificate reads the public key that signs SuperOffice's tokens from
-// a PEM "CERTIFICATE" (the .crt SuperOffice ships), a PEM "PUBLIC KEY"
-// (PKIX) or "RSA PUBLIC KEY" (PKCS#1), or a DER certificate. The key must be
-// RSA of at least 2048 bits. Errors match ErrInvalidConfig.
-func ParseCertificate(data []byte) (*rsa.PublicKey, error) {
-	der := data
-	blockType := "CERTIFICATE"
-	if block, _ := pem.Decode(data); block != nil {
-		der, blockType = block.Bytes, block.Type
-	} else if len(data) > 0 && data[0] != 0x30 {
-		return nil, configError("certificate is neither PEM nor DER")
-	}
-	var pub any
-	var err error
-	switch blockType {
-	case "CERTIFICATE":
-		var cert *x509.Certificate
-		if cert, err = x509.ParseCertificate(der); err == nil {
-			pub = cert.PublicKey
-		}
-	case "PUBLIC KEY":
-		pub, err = x509.ParsePKIXPublicKey(der)
-	case "RSA PUBLIC KEY":
-		pub, err = x509.ParsePKCS1PublicKey(der)
-	default:
-		return nil, configError("certificate PEM block is %q; want CERTIFICATE, PUBLIC KEY or RSA PUBLIC KEY", blockType)
-	}
-	if err != nil {
-		return nil, configError("certificate could not be parsed: %v", err)
-	}
-	key, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return nil, configError("certificate key is %T, not RSA", pub)
-	}
-	if bits := key.N.BitLen(); bits < minVerifyKeyBits || bits > maxKeyBits {
-		return nil, configError("certificate key is %d bits; %d to %d are accepted", bits, minVerifyKeyBits, maxKeyBits)
-	}
-	return key, nil
-}
-
-// jwksSource fetches SuperOffice's JSON Web Key Set, caches the keys and
-// fetches again when a token names a kid it does not know, at most once per
-// minInterval. Fetches are shared: concurrent callers wait for one request,
-// each giving up on its own ctx. A failed fetch keeps the last good keys.
-type jwksSource struct {
-	url         string
-	client      *http.Client
-	now         func() time.Time
-	minInterval time.Duration
-	timeout     time.Duration
-
-	mu          sync.Mutex
-	keys        map[string]*rsa.PublicKey
-	rejected    map[string]string // kid → why the key was refused
-	lastAttempt time.Time
-	lastErr     error
-	inflight    *jwksFetch
-}
-
-type jwksFetch struct {
-	done chan struct{}
-}
-
-func newJWKSSource(url string, client *http.Client, now func() time.Time) *jwksSource {
-	return &jwksSource{url: url, client: client, now: now, minInterval: 10 * time.Second, timeout: 30 * time.Second}
-}
-
-func (s *jwksSource) lookup(kid string) (*rsa.PublicKey, bool) {
-	if kid == "" {
-		if len(s.keys) == 1 {
-			for _, k := range s.keys {
-				return k, true
-			}
-		}
-		return nil, false
-	}
-	if k, ok := s.keys[kid]; ok {
-		return k, true
-	}
-	for id, k := range s.keys { // kids are hex thumbprints: compare case-insensitively too
-		if strings.EqualFold(id, kid) {
-			return k, true
-		}
-	}
-	return nil, false
-}
-
-func (s *jwksSource) publicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	s.mu.Lock()
-	if k, ok := s.lookup(kid); ok {
-		s.mu.Unlock()
-		return k, nil
-	}
-	call := s.inflight
-	if call == nil {
-		if !s.lastAttempt.IsZero() && s.now().Sub(s.lastAttempt) < s.minInterval {
-			err := s.unknownKid(kid)
-			s.mu.Unlock()
-			return nil, err
-		}
-		call = &jwksFetch{done: make(chan struct{})}
-		s.inflight = call
-		s.lastAttempt = s.now()
-		go s.fetch(context.WithoutCancel(ctx), call)
-	}
-	s.mu.Unlock()
-
-	select {
-	case <-call.done:
-	case <-ctx.Done():
-		return nil, &keyFetchError{err: ctx.Err()}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k, ok := s.lookup(kid); ok {
-		return k, nil
-	}
-	if s.lastErr != nil && len(s.keys) == 0 {
-		return nil, &keyFetchError{err: s.lastErr}
-	}
-	return nil, s.unknownKid(kid)
-}
-
-// unknownKid explains why no key was found. s.mu is held.
-func (s *jwksSource) unknownKid(kid string) error {
-	if why, ok := s.rejected[kid]; ok {
-		return fmt.Errorf("the key %q in SuperOffice's key set was refused: %s", kid, why)
-	}
-	if kid == "" {
-		return fmt.Errorf("token names no key (kid) and the key set has %d keys", len(s.keys))
-	}
-	return fmt.Errorf("no key %q in SuperOffice's key set", kid)
-}
-
-// fetch runs one JWKS request and publishes its outcome.
-func (s *jwksSource) fetch(ctx context.Context, call *jwksFetch) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	keys, rejected, err := s.get(ctx)
-	s.mu.Lock()
-	if err == nil {
-		s.keys, s.rejected, s.lastErr = keys, rejected, nil
-	} else {
-		s.lastErr = err
-	}
-	s.inflight = nil
-	s.mu.Unlock()
-	close(call.done)
-}
-
-func (s *jwksSource) get(ctx context.Context) (map[string]*rsa.PublicKey, map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	body, err := readCapped(resp)
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, httpError(resp, body)
-	}
-	return parseJWKS(body)
-}
-
-// jwk is one JSON Web Key; only the members used for RSA are read.
-type jwk struct {
-	Kty string   `json:"kty"`
-	Use string   `json:"use"`
-	Alg string   `json:"alg"`
-	Kid string   `json:"kid"`
-	N   string   `json:"n"`
-	E   string   `json:"e"`
-	X5c []string `json:"x5c"`
-}
-
-// parseJWKS reads a key set. Keys that cannot be used are refused one by
-// one, with the reason kept for the error a token naming them will get; a
-// set with no usable key at all is an error.
-func parseJWKS(body []byte) (map[string]*rsa.PublicKey, map[string]string, error) {
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, nil, malformed("key set is not JSON: %v", err)
-	}
-	keys := make(map[string]*rsa.PublicKey, len(set.Keys))
-	rejected := map[string]string{}
-	for _, raw := range set.Keys {
-		var k jwk
-		if err := json.Unmarshal(raw, &k); err != nil {
-			continue
-		}
-		pub, err := k.rsaKey()
-		if err != nil {
-			rejected[k.Kid] = err.Error()
-			continue
-		}
-		keys[k.Kid] = pub
-	}
-	if len(keys) == 0 {
-		return nil, nil, malformed("key set has no usable RSA signing key (%d refused)", len(rejected))
-	}
-	return keys, rejected, nil
-}
-
-func (k jwk) rsaKey() (*rsa.PublicKey, error) {
-	if k.Kty != "RSA" {
-		return nil, fmt.Errorf("kty is %q, not RSA", k.Kty)
-	}
-	if k.Use != "" && k.Use != "sig" {
-		return nil, fmt.Errorf("use is %q, not sig", k.Use)
-	}
-	if k.Alg != "" && k.Alg != "RS256" {
-		return nil, fmt.Errorf("alg is %q, not RS256", k.Alg)
-	}
-	var pub *rsa.PublicKey
-	switch {
-	case k.N != "" && k.E != "":
-		n, err1 := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.N, "="))
-		e, err2 := base64.RawURLEncoding.DecodeString(strings.TrimRight(k.E, "="))
-		if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 {
-			return nil, errors.New("n or e is not valid base64url")
-		}
-		eInt := new(big.Int).SetBytes(e).Int64()
-		if eInt < 3 || eInt%2 == 0 {
-			return nil, errors.New("e is not a valid RSA exponent")
-		}
-		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(eInt)}
-	case len(k.X5c) > 0:
-		der, err := base64.StdEncoding.DecodeString(k.X5c[0])
-		if err != nil {
-			return nil, errors.New("x5c is not valid base64")
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, errors.New("x5c is not a valid certificate")
-		}
-		var ok bool
-		if pub, ok = cert.PublicKey.(*rsa.PublicKey); !ok {
-			return nil, errors.New("x5c certificate key is not RSA")
-		}
-	default:
-		return nil, errors.New("neither n and e nor x5c is present")
-	}
-	if bits := pub.N.BitLen(); bits < minVerifyKeyBits || bits > maxKeyBits {
-		return nil, fmt.Errorf("key is %d bits; %d to %d are accepted", bits, minVerifyKeyBits, maxKeyBits)
-	}
-	return pub, nil
 }
 
 // verifyJWT checks raw's signature with a key from keys and then the claims
@@ -359,22 +50,29 @@ func verifyJWT(ctx context.Context, raw string, keys keySource, parser *jwt.Pars
 	return claims, nil
 }
 
-// newExchangeParser returns the parser for system user tokens: RS256 only,
-// issuer "SuperOffice AS", exp required, the given leeway and clock.
-func newExchangeParser(leeway time.Duration, now func() time.Time) *jwt.Parser {
-	return jwt.NewParser(
+// newParser returns the one parser configuration the package uses: RS256
+// only, the issuer, the audience when it is not empty (system user tokens
+// check theirs against the serial claim instead), exp required, the leeway
+// and the clock.
+func newParser(issuer, audience string, leeway time.Duration, now func() time.Time) *jwt.Parser {
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithIssuer(Issuer),
+		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(now),
-	)
+	}
+	if audience != "" {
+		opts = append(opts, jwt.WithAudience(audience))
+	}
+	return jwt.NewParser(opts...)
 }
 
 // checkExchangeClaims applies the checks jwt/v5 cannot express: the
-// audience is "spn:" + the serial claim, and a ticket is present.
+// audience is "spn:" + the serial claim, and a ticket and a tenant are
+// present.
 func checkExchangeClaims(claims jwt.MapClaims) error {
-	serial, _ := claims[ClaimSerial].(string)
+	serial, _ := claims[claimSerial].(string)
 	if serial == "" {
 		return tokenError("serial claim is missing", nil)
 	}
@@ -390,8 +88,11 @@ func checkExchangeClaims(claims jwt.MapClaims) error {
 	if !found {
 		return tokenError(fmt.Sprintf("audience is not %q", want), jwt.ErrTokenInvalidAudience)
 	}
-	if t, _ := claims[ClaimTicket].(string); t == "" {
+	if t, _ := claims[claimTicket].(string); t == "" {
 		return tokenError("ticket claim is missing", nil)
+	}
+	if t, _ := claims[claimContext].(string); t == "" {
+		return tokenError("ctx claim is missing", nil)
 	}
 	return nil
 }

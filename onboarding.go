@@ -22,7 +22,7 @@ type ApprovalConfig struct {
 	// LoginURL overrides Environment, as in Config. The expected issuer is
 	// its scheme and host ("https://sod.superoffice.com"), as SuperOffice's
 	// OpenID Connect metadata gives it, and the key set is at
-	// LoginURL + JWKSPath.
+	// LoginURL + "/.well-known/jwks".
 	LoginURL string
 	// Issuer overrides the issuer derived from the login URL.
 	Issuer string
@@ -33,8 +33,8 @@ type ApprovalConfig struct {
 	Certificate []byte
 	// HTTPClient fetches the key set. Nil means a client with timeouts.
 	HTTPClient *http.Client
-	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means
-	// DefaultLeeway; negative means none.
+	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means 5
+	// minutes, as SuperOffice's own clients allow; negative means none.
 	Leeway time.Duration
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
@@ -80,21 +80,15 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 	if v.keys, err = newKeySource(cfg.Certificate, login, safeHTTPClient(cfg.HTTPClient), now); err != nil {
 		return nil, err
 	}
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{"RS256"}),
-		jwt.WithIssuer(issuer),
-		jwt.WithAudience(cfg.ClientID),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(leewayOrDefault(cfg.Leeway)),
-		jwt.WithTimeFunc(now),
-	)
+	v.parser = newParser(issuer, cfg.ClientID, leewayOrDefault(cfg.Leeway), now)
 	return v, nil
 }
 
 // Approval is what a verified approval id_token says: above all the
 // tenant and the system user token to store for it.
 //
-// SystemUserToken is a credential: fmt and log/slog show it redacted.
+// SystemUserToken is a credential: fmt (every verb but %p on a value) and
+// log/slog show the approval without it. json.Marshal writes it.
 type Approval struct {
 	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
 	// it per tenant, as a secret.
@@ -135,12 +129,12 @@ func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce str
 	}
 	res := resultFromClaims(claims)
 	a := &Approval{
-		SystemUserToken:   str(res.Claims, ClaimSystemToken),
+		SystemUserToken:   claimString(res.Claims, claimSystemToken),
 		ContextIdentifier: res.ContextIdentifier,
 		WebAPIURL:         res.WebAPIURL,
 		NetServerURL:      res.NetServerURL,
 		Serial:            res.Serial,
-		Subject:           str(res.Claims, "sub"),
+		Subject:           claimString(res.Claims, "sub"),
 		Email:             res.Email,
 		UPN:               res.UPN,
 		AssociateID:       res.AssociateID,
@@ -149,13 +143,9 @@ func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce str
 		IsAdministrator:   res.IsAdministrator,
 		CompanyName:       res.CompanyName,
 		IdentityProvider:  res.IdentityProvider,
+		IssuedAt:          res.IssuedAt,
+		ExpiresAt:         res.ExpiresAt,
 		Claims:            res.Claims,
-	}
-	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-		a.ExpiresAt = exp.Time
-	}
-	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
-		a.IssuedAt = iat.Time
 	}
 	return a, nil
 }
@@ -180,20 +170,9 @@ func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*
 	return a, nil
 }
 
-func str(claims map[string]any, name string) string {
-	s, _ := claims[name].(string)
-	return s
-}
-
 func (a Approval) describe() string {
 	return fmt.Sprintf("sysuser.Approval{ContextIdentifier: %s, SystemUserToken: [redacted], WebAPIURL: %s, Email: %s}", a.ContextIdentifier, a.WebAPIURL, a.Email)
 }
-
-// String describes the approval with the system user token redacted.
-func (a Approval) String() string { return a.describe() }
-
-// GoString describes the approval with the system user token redacted.
-func (a Approval) GoString() string { return a.describe() }
 
 // Format prints the redacted description for every verb.
 func (a Approval) Format(f fmt.State, _ rune) { io.WriteString(f, a.describe()) }

@@ -69,7 +69,7 @@ func TestApprovalVerified(t *testing.T) {
 			t.Fatal("approval prints the system user token")
 		}
 		// And the token it carries works.
-		if _, err := env.client.Ticket(context.Background(), a.SystemUserToken, a.ContextIdentifier); err != nil {
+		if _, err := env.client.Tenant(a.ContextIdentifier, a.SystemUserToken).Ticket(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,7 +99,7 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 		{"wrong key", func(c jwt.MapClaims) string { return resign(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, "", jwt.ErrTokenSignatureInvalid, ""},
 		{"wrong audience", func(c jwt.MapClaims) string { c["aud"] = "another-app"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidAudience, ""},
 		{"wrong issuer", func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
-		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = sysuser.Issuer; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
+		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = "SuperOffice AS"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
 		{"expired", func(c jwt.MapClaims) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
 			return env.fake.Sign(c)
@@ -113,8 +113,8 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("public key bytes"))
 			return s
 		}, "", jwt.ErrTokenSignatureInvalid, ""},
-		{"no system_token", func(c jwt.MapClaims) string { delete(c, sysuser.ClaimSystemToken); return env.fake.Sign(c) }, "", nil, "system_token"},
-		{"no ctx", func(c jwt.MapClaims) string { delete(c, sysuser.ClaimContext); return env.fake.Sign(c) }, "", nil, "ctx"},
+		{"no system_token", func(c jwt.MapClaims) string { delete(c, "http://schemes.superoffice.net/identity/system_token"); return env.fake.Sign(c) }, "", nil, "system_token"},
+		{"no ctx", func(c jwt.MapClaims) string { delete(c, "http://schemes.superoffice.net/identity/ctx"); return env.fake.Sign(c) }, "", nil, "ctx"},
 		{"nonce differs", func(c jwt.MapClaims) string { return env.fake.Sign(c) }, "another-nonce", nil, "nonce"},
 		{"nonce missing", func(c jwt.MapClaims) string { delete(c, "nonce"); return env.fake.Sign(c) }, "n-1", nil, "nonce"},
 	}

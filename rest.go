@@ -1,15 +1,14 @@
 package sysuser
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 )
 
-// RESTPath is the REST endpoint of PartnerSystemUserService, below the
+// restPath is the REST endpoint of PartnerSystemUserService, below the
 // login URL.
-const RESTPath = "/api/PartnerSystemUser/Authenticate"
+const restPath = "/api/PartnerSystemUser/Authenticate"
 
 // restRequest is the JSON body of the REST Authenticate call.
 type restRequest struct {
@@ -19,9 +18,9 @@ type restRequest struct {
 	ReturnTokenType   string `json:"ReturnTokenType"`
 }
 
-// authenticateREST posts the JSON twin of the SOAP request and returns the
-// JWT from a successful answer.
-func (c *Client) authenticateREST(ctx context.Context, signedToken, contextIdentifier string) (string, error) {
+// authenticateREST posts the JSON twin of the SOAP request and reads the
+// answer.
+func (c *Client) authenticateREST(ctx context.Context, signedToken, contextIdentifier string) (*authResponse, error) {
 	body, err := json.Marshal(restRequest{
 		SignedSystemToken: signedToken,
 		ApplicationToken:  c.secrets.appToken,
@@ -29,30 +28,21 @@ func (c *Client) authenticateREST(ctx context.Context, signedToken, contextIdent
 		ReturnTokenType:   "JWT",
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.loginURL+RESTPath, bytes.NewReader(body))
+	resp, respBody, err := send(ctx, c.http, request{
+		method: http.MethodPost,
+		url:    c.loginURL + restPath,
+		body:   body,
+		header: [][2]string{{"Content-Type", "application/json"}, {"Accept", "application/json"}},
+	})
 	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", err
-	}
-	respBody, err := readCapped(resp)
-	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", httpError(resp, respBody)
+		return nil, statusError(resp, respBody)
 	}
-	ar, err := parseRESTResponse(respBody)
-	if err != nil {
-		return "", err
-	}
-	return ar.result(contextIdentifier)
+	return parseRESTResponse(respBody)
 }
 
 // parseRESTResponse reads {"IsSuccessful": ..., "Token": ..., "ErrorMessage": ...}.

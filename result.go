@@ -4,38 +4,50 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// ClaimPrefix is the namespace of SuperOffice's identity claims.
-const ClaimPrefix = "http://schemes.superoffice.net/identity/"
+// ClaimNamespace is the namespace of SuperOffice's identity claims, as it
+// spells it ("schemes", not "schemas"). SystemUserResult.Claims and
+// Approval.Claims hold the claims under their full names, such as
+// ClaimNamespace + "company_id".
+const ClaimNamespace = "http://schemes.superoffice.net/identity/"
 
 // Claim names SuperOffice uses in system user and approval tokens.
 const (
-	ClaimTicket           = ClaimPrefix + "ticket"
-	ClaimContext          = ClaimPrefix + "ctx"
-	ClaimSerial           = ClaimPrefix + "serial"
-	ClaimWebAPIURL        = ClaimPrefix + "webapi_url"
-	ClaimNetServerURL     = ClaimPrefix + "netserver_url"
-	ClaimAssociateID      = ClaimPrefix + "associateid"
-	ClaimIdentityProvider = ClaimPrefix + "identityprovider"
-	ClaimEmail            = ClaimPrefix + "email"
-	ClaimUPN              = ClaimPrefix + "upn"
-	ClaimTenantID         = ClaimPrefix + "tenantId"
-	ClaimIsAdministrator  = ClaimPrefix + "is_administrator"
-	ClaimCompanyName      = ClaimPrefix + "company_name"
-	ClaimCompanyID        = ClaimPrefix + "company_id"
-	ClaimFirstName        = ClaimPrefix + "firstname"
-	ClaimLastName         = ClaimPrefix + "lastname"
-	ClaimSystemToken      = ClaimPrefix + "system_token"
+	claimTicket           = ClaimNamespace + "ticket"
+	claimContext          = ClaimNamespace + "ctx"
+	claimSerial           = ClaimNamespace + "serial"
+	claimWebAPIURL        = ClaimNamespace + "webapi_url"
+	claimNetServerURL     = ClaimNamespace + "netserver_url"
+	claimAssociateID      = ClaimNamespace + "associateid"
+	claimIdentityProvider = ClaimNamespace + "identityprovider"
+	claimEmail            = ClaimNamespace + "email"
+	claimUPN              = ClaimNamespace + "upn"
+	claimTenantID         = ClaimNamespace + "tenantId"
+	claimIsAdministrator  = ClaimNamespace + "is_administrator"
+	claimCompanyName      = ClaimNamespace + "company_name"
+	claimCompanyID        = ClaimNamespace + "company_id"
+	claimFirstName        = ClaimNamespace + "firstname"
+	claimLastName         = ClaimNamespace + "lastname"
+	claimSystemToken      = ClaimNamespace + "system_token"
 )
 
 // SystemUserResult is what a verified exchange yields: the system user
 // ticket and the claims that came with it.
 //
-// The ticket is a credential. fmt and log/slog show it redacted (for
-// example "7T:…[redacted]"); read the Ticket field itself to use it.
+// The ticket is a credential. fmt (every verb but %p, on a value or a
+// pointer) and log/slog show the result with the ticket redacted (for
+// example "7T:…[redacted]") and without Token and Claims; read the Ticket
+// field itself to use it. Not hidden: json.Marshal and encoding/gob write
+// every field, ticket included, and %p on a SystemUserResult value (not a
+// pointer) prints its fields, because fmt reports a bad verb without
+// calling Format. Results are shared by all callers: treat them as
+// read-only.
 type SystemUserResult struct {
 	// Ticket is the system user ticket ("7T:..."), for
 	// "Authorization: SOTicket <Ticket>". Treat it as opaque and secret.
@@ -84,10 +96,10 @@ var knownClaims = func() map[string]string {
 	m := map[string]string{}
 	for _, name := range []string{
 		"iss", "aud", "exp", "nbf", "iat", "nonce", "sub",
-		ClaimTicket, ClaimContext, ClaimSerial, ClaimWebAPIURL, ClaimNetServerURL,
-		ClaimAssociateID, ClaimIdentityProvider, ClaimEmail, ClaimUPN, ClaimTenantID,
-		ClaimIsAdministrator, ClaimCompanyName, ClaimCompanyID, ClaimFirstName,
-		ClaimLastName, ClaimSystemToken,
+		claimTicket, claimContext, claimSerial, claimWebAPIURL, claimNetServerURL,
+		claimAssociateID, claimIdentityProvider, claimEmail, claimUPN, claimTenantID,
+		claimIsAdministrator, claimCompanyName, claimCompanyID, claimFirstName,
+		claimLastName, claimSystemToken,
 	} {
 		m[name] = name
 	}
@@ -106,38 +118,50 @@ func internClaims(claims map[string]any) map[string]any {
 	return out
 }
 
-// resultFromClaims fills a SystemUserResult from verified claims.
-func resultFromClaims(claims map[string]any) *SystemUserResult {
-	claims = internClaims(claims)
-	str := func(name string) string {
-		switch v := claims[name].(type) {
-		case string:
-			return v
-		case float64:
-			return fmt.Sprint(v)
-		case bool:
-			return fmt.Sprint(v)
-		}
-		return ""
+// claimString reads a claim as text: SuperOffice sends strings ("5",
+// "True"), but a number or boolean is read as its text too.
+func claimString(claims map[string]any, name string) string {
+	switch v := claims[name].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
 	}
-	return &SystemUserResult{
-		Ticket:            str(ClaimTicket),
-		WebAPIURL:         str(ClaimWebAPIURL),
-		NetServerURL:      str(ClaimNetServerURL),
-		ContextIdentifier: str(ClaimContext),
-		Serial:            str(ClaimSerial),
-		AssociateID:       str(ClaimAssociateID),
-		Email:             str(ClaimEmail),
-		UPN:               str(ClaimUPN),
-		IdentityProvider:  str(ClaimIdentityProvider),
-		TenantID:          str(ClaimTenantID),
-		IsAdministrator:   strings.EqualFold(str(ClaimIsAdministrator), "true"),
-		CompanyName:       str(ClaimCompanyName),
-		CompanyID:         str(ClaimCompanyID),
-		FirstName:         str(ClaimFirstName),
-		LastName:          str(ClaimLastName),
-		Claims:            claims,
+	return ""
+}
+
+// resultFromClaims fills a SystemUserResult from verified claims. It is the
+// one mapping of claims to fields, for exchanges and approvals alike.
+func resultFromClaims(claims jwt.MapClaims) *SystemUserResult {
+	m := internClaims(claims)
+	str := func(name string) string { return claimString(m, name) }
+	res := &SystemUserResult{
+		Ticket:            str(claimTicket),
+		WebAPIURL:         str(claimWebAPIURL),
+		NetServerURL:      str(claimNetServerURL),
+		ContextIdentifier: str(claimContext),
+		Serial:            str(claimSerial),
+		AssociateID:       str(claimAssociateID),
+		Email:             str(claimEmail),
+		UPN:               str(claimUPN),
+		IdentityProvider:  str(claimIdentityProvider),
+		TenantID:          str(claimTenantID),
+		IsAdministrator:   strings.EqualFold(str(claimIsAdministrator), "true"),
+		CompanyName:       str(claimCompanyName),
+		CompanyID:         str(claimCompanyID),
+		FirstName:         str(claimFirstName),
+		LastName:          str(claimLastName),
+		Claims:            m,
 	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		res.ExpiresAt = exp.Time
+	}
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
+		res.IssuedAt = iat.Time
+	}
+	return res
 }
 
 // RedactTicket returns a form of a ticket that is safe to print: its type
@@ -156,12 +180,6 @@ func (r SystemUserResult) describe() string {
 	return fmt.Sprintf("sysuser.SystemUserResult{Ticket: %s, WebAPIURL: %s, ContextIdentifier: %s, Serial: %s, AssociateID: %s, ExpiresAt: %s}",
 		RedactTicket(r.Ticket), r.WebAPIURL, r.ContextIdentifier, r.Serial, r.AssociateID, r.ExpiresAt.UTC().Format(time.RFC3339))
 }
-
-// String describes the result with the ticket redacted.
-func (r SystemUserResult) String() string { return r.describe() }
-
-// GoString describes the result with the ticket redacted, for %#v.
-func (r SystemUserResult) GoString() string { return r.describe() }
 
 // Format prints the redacted description for every verb, so that no
 // formatting verb reaches the ticket, the raw token or the claims.

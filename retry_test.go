@@ -84,7 +84,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 				f, login := startFaulty(t, env, c.faults...)
 				cfg := env.cfg
 				cfg.LoginURL, cfg.Protocol, cfg.RetryDelay = login, p, 5*time.Millisecond
-				_, err := mustClient(t, cfg).Exchange(context.Background(), testUserToken, testTenant)
+				_, err := mustClient(t, cfg).Exchange(context.Background(), testTenant, testUserToken)
 				if got := f.requests(); got != c.requests {
 					t.Errorf("%d requests, want %d", got, c.requests)
 				}
@@ -108,7 +108,7 @@ func TestRetryAfterSecondsIsHonoured(t *testing.T) {
 	f, login := startFaulty(t, env, status(503, "Retry-After", "1"))
 	cfg := env.cfg
 	cfg.LoginURL, cfg.RetryDelay = login, time.Millisecond
-	if _, err := mustClient(t, cfg).Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := mustClient(t, cfg).Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
@@ -125,12 +125,12 @@ func TestRefusalsAndInvalidTokensAreNotRetried(t *testing.T) {
 	cfg.LoginURL, cfg.RetryDelay = login, time.Millisecond
 	c := mustClient(t, cfg)
 	env.fake.Refuse(testTenant, "Denied")
-	if _, err := c.Exchange(context.Background(), testUserToken, testTenant); err == nil {
+	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); err == nil {
 		t.Fatal("refusal succeeded")
 	}
 	env.fake.Refuse(testTenant, "")
 	env.fake.SetTokenFunc(func(claims map[string]any) string { claims["iss"] = "x"; return env.fake.Sign(claims) })
-	if _, err := c.Exchange(context.Background(), testUserToken, testTenant); !errors.Is(err, sysuser.ErrInvalidToken) {
+	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); !errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatal(err)
 	}
 	if n := f.requests(); n != 2 {
@@ -161,7 +161,7 @@ func TestRetriesConnectionFailures(t *testing.T) {
 	}()
 	c := mustClient(t, sysuser.Config{LoginURL: "http://" + ln.Addr().String() + "/login", ApplicationToken: testAppToken,
 		Signer: mustSigner(t), RetryDelay: time.Millisecond, MaxAttempts: 4})
-	_, err = c.Exchange(context.Background(), testUserToken, testTenant)
+	_, err = c.Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, syscall.ECONNRESET) || accepts.Load() != 4 {
 		t.Fatalf("reset: %d connections for 4 attempts, err %v", accepts.Load(), err)
 	}
@@ -177,7 +177,7 @@ func TestRetriesConnectionFailures(t *testing.T) {
 	}}}
 	c = mustClient(t, sysuser.Config{LoginURL: "http://" + addr + "/login", ApplicationToken: testAppToken, Signer: mustSigner(t),
 		RetryDelay: time.Millisecond, HTTPClient: hc})
-	_, err = c.Exchange(context.Background(), testUserToken, testTenant)
+	_, err = c.Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, syscall.ECONNREFUSED) || dials.Load() != 3 {
 		t.Fatalf("refused: %d dials, err %v", dials.Load(), err)
 	}
@@ -190,7 +190,7 @@ func TestRetriesTimeoutsWithinTheCallersContext(t *testing.T) {
 	cfg := env.cfg
 	cfg.LoginURL, cfg.RetryDelay = login, time.Millisecond
 	cfg.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond}
-	if _, err := mustClient(t, cfg).Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := mustClient(t, cfg).Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("after two timeouts: %v", err)
 	}
 	if n := f.requests(); n != 3 {
@@ -202,7 +202,7 @@ func TestRetriesTimeoutsWithinTheCallersContext(t *testing.T) {
 	cfg.LoginURL, cfg.RetryDelay, cfg.HTTPClient = login2, time.Hour, nil
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err := mustClient(t, cfg).Exchange(ctx, testUserToken, testTenant)
+	_, err := mustClient(t, cfg).Exchange(ctx, testTenant, testUserToken)
 	var he *sysuser.HTTPError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &he) || f2.requests() != 1 {
 		t.Fatalf("err = %v after %d requests; want DeadlineExceeded and the 503", err, f2.requests())

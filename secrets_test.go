@@ -39,7 +39,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		errs = append(errs, err)
 	}
 
-	res, err := env.client.Ticket(ctx, testUserToken, testTenant)
+	res, err := env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	collect(sysuser.ParsePrivateKey(readTestdata(t, "key-encrypted-pkcs8.pem")))
 	collect(sysuser.ParsePrivateKey(dotnetXML(appKey(t), map[string]string{"DP": "AQAB"})))
 	collect(env.signer.Sign(""))
-	collect(env.client.Exchange(ctx, testUserToken, ""))
+	collect(env.client.Exchange(ctx, "", testUserToken))
 
 	// Refusals, HTTP errors, faults, forged tokens, with retries logged.
 	for _, p := range protocols {
@@ -68,54 +68,54 @@ func TestSecretsNeverLeak(t *testing.T) {
 		cfg.Protocol = p
 		c := mustClient(t, cfg)
 		env.fake.Refuse(testTenant, "Denied")
-		collect(c.Exchange(ctx, testUserToken, testTenant))
+		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.Refuse(testTenant, "")
 		env.fake.SetUnavailable(503)
-		collect(c.Exchange(ctx, testUserToken, testTenant))
+		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.SetUnavailable(0)
 		env.fake.SetTokenFunc(func(claims map[string]any) string { claims["iss"] = "x"; return env.fake.Sign(claims) })
-		collect(c.Exchange(ctx, testUserToken, testTenant))
+		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.SetTokenFunc(func(claims map[string]any) string { delete(claims, "exp"); return env.fake.Sign(claims) })
-		collect(c.Exchange(ctx, testUserToken, testTenant))
+		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.SetTokenFunc(func(claims map[string]any) string { return env.fake.Sign(claims) + "x" })
-		collect(c.Exchange(ctx, testUserToken, testTenant))
+		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.SetTokenFunc(nil)
-		collect(c.Exchange(ctx, "wrong "+testUserToken, testTenant))
+		collect(c.Exchange(ctx, testTenant, "wrong "+testUserToken))
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		collect(c.Exchange(cctx, testUserToken, testTenant))
+		collect(c.Exchange(cctx, testTenant, testUserToken))
 	}
 	fault := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(500)
 		io.WriteString(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>boom</faultstring></s:Fault></s:Body></s:Envelope>`)
 	}))
 	defer fault.Close()
-	collect(mustClient(t, withLogin(env.cfg, fault.URL)).Exchange(ctx, testUserToken, testTenant))
+	collect(mustClient(t, withLogin(env.cfg, fault.URL)).Exchange(ctx, testTenant, testUserToken))
 	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<nope/>") }))
 	defer garbage.Close()
-	collect(mustClient(t, withLogin(env.cfg, garbage.URL)).Exchange(ctx, testUserToken, testTenant))
+	collect(mustClient(t, withLogin(env.cfg, garbage.URL)).Exchange(ctx, testTenant, testUserToken))
 
 	// The cache and the transport: a failed refresh, a cached failure, a
 	// 401 and a refused round trip.
 	clock.Advance(61 * time.Minute)
 	env.fake.SetUnavailable(503)
-	env.client.Ticket(ctx, testUserToken, testTenant)
+	env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
 	eventually(t, "the refresh fails", func() bool { return strings.Contains(logs.String(), "refresh failed") })
 	env.fake.SetUnavailable(0)
 	env.fake.AddTenant("Cust2", "token-2")
 	env.fake.Refuse("Cust2", "Revoked")
-	collect(env.client.Ticket(ctx, "token-2", "Cust2"))
-	collect(env.client.Ticket(ctx, "token-2", "Cust2")) // the cached failure
+	collect(env.client.Tenant("Cust2", "token-2").Ticket(ctx))
+	collect(env.client.Tenant("Cust2", "token-2").Ticket(ctx)) // the cached failure
 	env.fake.RevokeTicket(res.Ticket)
 	req, _ := http.NewRequest(http.MethodGet, env.fake.WebAPIURL(testTenant)+"v1/Contact/2", nil)
-	if resp, err := env.client.WebAPIClient(testUserToken, testTenant).Do(req); err == nil {
+	if resp, err := env.client.Tenant(testTenant, testUserToken).HTTPClient().Do(req); err == nil {
 		resp.Body.Close()
 	}
 	req, _ = http.NewRequest(http.MethodGet, env.fake.WebAPIURL("Cust2")+"v1/Contact/2", nil)
-	collect(env.client.Transport("token-2", "Cust2", nil).RoundTrip(req))
+	collect(env.client.Tenant("Cust2", "token-2").Transport(nil).RoundTrip(req))
 
 	// Print everything.
-	transport := env.client.Transport(testUserToken, testTenant, nil)
+	transport := env.client.Tenant(testTenant, testUserToken).Transport(nil)
 	cfg := env.cfg
 	verifier, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: "cid", Clock: clock.Now})
 	if err != nil {
@@ -127,7 +127,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(verifier.Verify(ctx, idToken, "other-nonce"))
-	values := []any{cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, *transport, sysuser.NewMemoryStore(), approval, *approval, verifier}
+	values := []any{cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, env.client.Tenant(testTenant, testUserToken), approval, *approval, verifier}
 	for _, e := range errs {
 		values = append(values, e)
 	}

@@ -7,8 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 )
 
@@ -21,8 +19,8 @@ const timestampLayout = "200601021504"
 //	TOKEN + "." + yyyyMMddHHmm (UTC) + "." + base64(RSASSA-PKCS1-v1_5(SHA-256, TOKEN + "." + yyyyMMddHHmm))
 //
 // The key is parsed, validated and precomputed once, when the Signer is made.
-// A Signer is safe for concurrent use. Printing it with fmt or slog shows the
-// key size only.
+// A Signer is safe for concurrent use. Its key sits behind an unexported
+// pointer: printing a Signer shows an address, never the key.
 type Signer struct {
 	key *rsa.PrivateKey
 }
@@ -93,23 +91,3 @@ func (s *Signer) Public() *rsa.PublicKey {
 	pub := s.key.PublicKey
 	return &pub
 }
-
-func (s Signer) describe() string {
-	if s.key == nil {
-		return "sysuser.Signer{<no key>}"
-	}
-	return fmt.Sprintf("sysuser.Signer{key: RSA-%d [redacted]}", s.key.N.BitLen())
-}
-
-// String describes the Signer without its key.
-func (s Signer) String() string { return s.describe() }
-
-// GoString describes the Signer without its key, for %#v.
-func (s Signer) GoString() string { return s.describe() }
-
-// Format prints the Signer's description for every verb, so that no
-// formatting verb reaches the key.
-func (s Signer) Format(f fmt.State, _ rune) { io.WriteString(f, s.describe()) }
-
-// LogValue describes the Signer to log/slog without its key.
-func (s Signer) LogValue() slog.Value { return slog.StringValue(s.describe()) }

@@ -14,12 +14,12 @@ import (
 const (
 	soapEnvelopeNS   = "http://schemas.xmlsoap.org/soap/envelope/"
 	soap12EnvelopeNS = "http://www.w3.org/2003/05/soap-envelope"
-	// PartnerNamespace is the target namespace of PartnerSystemUserService.
-	PartnerNamespace = "http://www.superoffice.com/superid/partnersystemuser/0.1"
-	// SOAPAction is the action header of the Authenticate operation.
-	SOAPAction = PartnerNamespace + "/IPartnerSystemUserService/Authenticate"
-	// SOAPPath is the SOAP endpoint, below the login URL.
-	SOAPPath = "/services/PartnerSystemUserService.svc"
+	// partnerNamespace is the target namespace of PartnerSystemUserService.
+	partnerNamespace = "http://www.superoffice.com/superid/partnersystemuser/0.1"
+	// soapAction is the action header of the Authenticate operation.
+	soapAction = partnerNamespace + "/IPartnerSystemUserService/Authenticate"
+	// soapPath is the SOAP endpoint, below the login URL.
+	soapPath = "/services/PartnerSystemUserService.svc"
 )
 
 // soapRequest writes the Authenticate envelope: headers ApplicationToken
@@ -31,65 +31,40 @@ func soapRequest(appToken, contextIdentifier, signedToken string) []byte {
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` +
 		`<s:Envelope xmlns:s="` + soapEnvelopeNS + `">` +
 		`<s:Header>` +
-		`<ApplicationToken xmlns="` + PartnerNamespace + `">`)
+		`<ApplicationToken xmlns="` + partnerNamespace + `">`)
 	xml.EscapeText(&b, []byte(appToken))
-	b.WriteString(`</ApplicationToken><ContextIdentifier xmlns="` + PartnerNamespace + `">`)
+	b.WriteString(`</ApplicationToken><ContextIdentifier xmlns="` + partnerNamespace + `">`)
 	xml.EscapeText(&b, []byte(contextIdentifier))
 	b.WriteString(`</ContextIdentifier></s:Header><s:Body>` +
-		`<AuthenticationRequest xmlns="` + PartnerNamespace + `"><SignedSystemToken>`)
+		`<AuthenticationRequest xmlns="` + partnerNamespace + `"><SignedSystemToken>`)
 	xml.EscapeText(&b, []byte(signedToken))
 	b.WriteString(`</SignedSystemToken><ReturnTokenType>Jwt</ReturnTokenType></AuthenticationRequest>` +
 		`</s:Body></s:Envelope>`)
 	return b.Bytes()
 }
 
-// authenticateSOAP posts the envelope and returns the JWT from a successful
-// AuthenticationResponse.
-func (c *Client) authenticateSOAP(ctx context.Context, signedToken, contextIdentifier string) (string, error) {
-	body := soapRequest(c.secrets.appToken, contextIdentifier, signedToken)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.loginURL+SOAPPath, bytes.NewReader(body))
+// authenticateSOAP posts the envelope and reads the AuthenticationResponse.
+func (c *Client) authenticateSOAP(ctx context.Context, signedToken, contextIdentifier string) (*authResponse, error) {
+	resp, body, err := send(ctx, c.http, request{
+		method: http.MethodPost,
+		url:    c.loginURL + soapPath,
+		body:   soapRequest(c.secrets.appToken, contextIdentifier, signedToken),
+		header: [][2]string{{"Content-Type", "text/xml; charset=utf-8"}, {"SOAPAction", `"` + soapAction + `"`}, {"Accept", "text/xml"}},
+	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `"`+SOAPAction+`"`)
-	req.Header.Set("Accept", "text/xml")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", err
-	}
-	respBody, err := readCapped(resp)
-	if err != nil {
-		return "", err
-	}
-	ar, fault, perr := parseSOAPResponse(respBody)
+	ar, fault, perr := parseSOAPResponse(body)
 	switch {
 	case fault != nil:
 		fault.StatusCode = resp.StatusCode
-		return "", fault
+		return nil, fault
 	case resp.StatusCode != http.StatusOK:
-		return "", httpError(resp, respBody)
+		return nil, statusError(resp, body)
 	case perr != nil:
-		return "", perr
+		return nil, perr
 	}
-	return ar.result(contextIdentifier)
-}
-
-// authResponse is AuthenticationResponse, from SOAP or REST.
-type authResponse struct {
-	IsSuccessful bool
-	Token        string
-	ErrorMessage string
-}
-
-func (a authResponse) result(contextIdentifier string) (string, error) {
-	if !a.IsSuccessful {
-		return "", &AuthenticationError{Message: a.ErrorMessage, ContextIdentifier: contextIdentifier}
-	}
-	if a.Token == "" {
-		return "", malformed("IsSuccessful is true but Token is empty")
-	}
-	return a.Token, nil
+	return ar, nil
 }
 
 // parseSOAPResponse finds AuthenticationResponse or a Fault in a SOAP
@@ -112,12 +87,12 @@ func parseSOAPResponse(data []byte) (*authResponse, *FaultError, error) {
 	if f := child(body, envNS, "Fault"); f != nil {
 		return nil, parseFault(f, envNS), nil
 	}
-	resp := child(body, PartnerNamespace, "AuthenticationResponse")
+	resp := child(body, partnerNamespace, "AuthenticationResponse")
 	if resp == nil {
 		return nil, nil, malformed("SOAP body has no AuthenticationResponse")
 	}
 	var ar authResponse
-	ok := child(resp, PartnerNamespace, "IsSuccessful")
+	ok := child(resp, partnerNamespace, "IsSuccessful")
 	if ok == nil {
 		return nil, nil, malformed("AuthenticationResponse has no IsSuccessful")
 	}
@@ -128,10 +103,10 @@ func parseSOAPResponse(data []byte) (*authResponse, *FaultError, error) {
 	default:
 		return nil, nil, malformed("IsSuccessful is not an xs:boolean")
 	}
-	if t := child(resp, PartnerNamespace, "Token"); t != nil {
+	if t := child(resp, partnerNamespace, "Token"); t != nil {
 		ar.Token = strings.TrimSpace(t.Text())
 	}
-	if m := child(resp, PartnerNamespace, "ErrorMessage"); m != nil {
+	if m := child(resp, partnerNamespace, "ErrorMessage"); m != nil {
 		ar.ErrorMessage = strings.TrimSpace(m.Text())
 	}
 	return &ar, nil, nil

@@ -2,83 +2,86 @@ package sysuser
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
-// A TicketStore keeps each tenant's current ticket for a Client. The
-// default, a MemoryStore, keeps them in this process; a store shared by
-// several replicas (Redis, a database) can take its place without any change
-// to callers.
+// A TicketStore shares tickets between the replicas of an application, so
+// that the fleet makes one exchange per tenant per renewal instead of one
+// per replica. Config.Store is optional: without one, each Client keeps its
+// tickets in its own memory, which is all a single process needs.
 //
-// A shared store must guarantee:
-//   - Get returns what the last Put stored for the tenant, or nil after a
-//     CompareAndDelete removed it, or after expires has passed (returning an
-//     expired entry is allowed: the Client checks expires itself).
-//   - Put replaces the tenant's entry as a whole: a Get never sees the
-//     result of one Put with the expiry of another.
-//   - CompareAndDelete is atomic: it removes the entry only if its ticket is
-//     still the given one, so that many replicas seeing the same rejected
+// With a store, each Client still keeps an in-process copy of every ticket
+// it uses, so a cached ticket costs the same either way; the store is
+// touched only when a Client has no usable ticket of its own, when a ticket
+// is due for renewal, and on Invalidate. Package
+// github.com/go-superoffice/sysuser/redisstore implements it on Redis.
+//
+// How the Client uses a store, for a tenant it has no usable ticket for:
+//
+//  1. Get. A usable ticket there (another replica's) is adopted, with no
+//     exchange.
+//  2. Otherwise Lock, with a time to live a little longer than one
+//     exchange may take. The replica that gets the lease exchanges, stores
+//     the result with Put under its lease, and Unlocks.
+//  3. A replica that does not get the lease polls Get, with backoff, until
+//     the holder's ticket appears or the lease is gone (its holder died:
+//     the lease expired), and then starts again at 1, within the caller's
+//     ctx and the Client's exchange timeout.
+//
+// What a shared store must guarantee:
+//
+//   - Get returns what the last successful Put stored for the tenant, or a
+//     nil result after CompareAndDelete removed it or after its expiry
+//     passed (returning an expired entry is allowed: the Client checks).
+//     Put replaces the entry as a whole.
+//   - Lock is a lease: at most one holder per tenant at a time across all
+//     replicas, for at most ttl, identified by a value unique to this
+//     acquisition (a random token). A lease whose holder dies expires.
+//   - Put with a lease stores only while that lease is still held (fencing):
+//     a holder that stalled past its lease cannot overwrite the ticket of
+//     the replica that took over. Put with an empty lease (a Client that
+//     exchanged on its own because the store failed) stores only if the
+//     tenant has no entry newer than res (by ReceivedAt).
+//   - Unlock releases the lease only if it is still the given one
+//     (compare-and-delete), never another holder's.
+//   - CompareAndDelete removes the entry only if its ticket is still the
+//     given one, atomically, so that many replicas seeing the same rejected
 //     ticket cause one new exchange, not one per replica.
-//   - It keeps tickets as secret as the application token: encrypted at
-//     rest and in transit, never logged.
+//   - Tickets are as secret as the application token: encrypted at rest,
+//     never logged.
 //
-// Get is on every request's path: it must be fast, and should not allocate.
-// The Client treats a Get error as a miss and a Put error as a lost entry,
-// logging both. Methods must be safe for concurrent use.
+// Every method takes the caller's ctx and must return when it ends. The
+// Client never calls the store while holding a lock of its own. Any error
+// from the store is logged at Warn and the Client carries on without it:
+// a failing store never fails a caller, it only costs exchanges.
+//
+// A store may also tell Clients that a ticket was invalidated elsewhere, so
+// that they drop their in-process copy at once instead of at their next 401:
+// if it has a method
+//
+//	Subscribe(func(contextIdentifier, ticket string))
+//
+// NewClient calls it once with a function that drops the Client's copy of
+// that tenant's ticket if it is still that ticket.
 type TicketStore interface {
 	// Get returns the tenant's stored result and when it stops being
 	// usable, or a nil result when there is none.
 	Get(ctx context.Context, contextIdentifier string) (res *SystemUserResult, expires time.Time, err error)
-	// Put stores res as the tenant's current result until expires.
-	Put(ctx context.Context, contextIdentifier string, res *SystemUserResult, expires time.Time) error
+	// Lock tries to take the tenant's exchange lease for ttl. It returns
+	// the lease, or "" when another replica holds it.
+	Lock(ctx context.Context, contextIdentifier string, ttl time.Duration) (lease string, err error)
+	// Put stores res as the tenant's result until expires, if lease is
+	// still held (see the fencing rule above).
+	Put(ctx context.Context, contextIdentifier, lease string, res *SystemUserResult, expires time.Time) error
+	// Unlock releases the lease if it is still held.
+	Unlock(ctx context.Context, contextIdentifier, lease string) error
 	// CompareAndDelete removes the tenant's entry if its ticket is ticket,
 	// and reports whether it did.
 	CompareAndDelete(ctx context.Context, contextIdentifier, ticket string) (bool, error)
 }
 
-// MemoryStore is the in-process TicketStore. Get takes no lock and
-// allocates nothing. The zero value is ready to use.
-type MemoryStore struct {
-	m sync.Map // context identifier → *memEntry (immutable once stored)
-}
-
-type memEntry struct {
-	res     *SystemUserResult
-	expires time.Time
-}
-
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
-
-// Get implements TicketStore.
-func (s *MemoryStore) Get(_ context.Context, contextIdentifier string) (*SystemUserResult, time.Time, error) {
-	v, ok := s.m.Load(contextIdentifier)
-	if !ok {
-		return nil, time.Time{}, nil
-	}
-	e := v.(*memEntry)
-	return e.res, e.expires, nil
-}
-
-// Put implements TicketStore.
-func (s *MemoryStore) Put(_ context.Context, contextIdentifier string, res *SystemUserResult, expires time.Time) error {
-	s.m.Store(contextIdentifier, &memEntry{res: res, expires: expires})
-	return nil
-}
-
-// CompareAndDelete implements TicketStore.
-func (s *MemoryStore) CompareAndDelete(_ context.Context, contextIdentifier, ticket string) (bool, error) {
-	v, ok := s.m.Load(contextIdentifier)
-	if !ok || v.(*memEntry).res.Ticket != ticket {
-		return false, nil
-	}
-	return s.m.CompareAndDelete(contextIdentifier, v), nil
-}
-
-// Len returns the number of tenants stored.
-func (s *MemoryStore) Len() int {
-	n := 0
-	s.m.Range(func(_, _ any) bool { n++; return true })
-	return n
+// invalidationSource is the optional method of a TicketStore described in
+// its doc.
+type invalidationSource interface {
+	Subscribe(func(contextIdentifier, ticket string))
 }

@@ -42,7 +42,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			res, err := env.client.Exchange(context.Background(), testUserToken, testTenant)
+			res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 			if err != nil {
 				t.Fatalf("%s (pinned %v): %v", p, pinned, err)
 			}
@@ -58,7 +58,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 			if !res.ExpiresAt.Equal(clock.Now().Add(5*time.Minute)) || !res.IssuedAt.Equal(clock.Now()) || !res.ReceivedAt.Equal(clock.Now()) {
 				t.Errorf("%s: times %v %v %v", p, res.IssuedAt, res.ExpiresAt, res.ReceivedAt)
 			}
-			if res.Claims[sysuser.ClaimTicket] != res.Ticket || strings.Count(res.Token, ".") != 2 {
+			if res.Claims["http://schemes.superoffice.net/identity/ticket"] != res.Ticket || strings.Count(res.Token, ".") != 2 {
 				t.Errorf("%s: raw token or claims missing", p)
 			}
 			if n := env.fake.Exchanges(testTenant); n != 1 {
@@ -80,7 +80,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 
 func TestExchangeWorksWithRealClockAndTicketCallsWebAPI(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
-	res, err := env.client.Exchange(context.Background(), testUserToken, testTenant)
+	res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestRESTRequestShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Exchange(context.Background(), testUserToken, testTenant)
+	_, err = c.Exchange(context.Background(), testTenant, testUserToken)
 	var ae *sysuser.AuthenticationError
 	if !errors.As(err, &ae) || ae.Message != "Denied" || ae.ContextIdentifier != testTenant {
 		t.Fatalf("err = %v", err)
@@ -161,7 +161,7 @@ func TestExchangeRefusals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = client.Exchange(context.Background(), c.token, c.tenant)
+				_, err = client.Exchange(context.Background(), c.tenant, c.token)
 				var ae *sysuser.AuthenticationError
 				if !errors.As(err, &ae) || ae.Message != c.want || ae.ContextIdentifier != c.tenant {
 					t.Errorf("%s: err = %v, want AuthenticationError %q", c.name, err, c.want)
@@ -183,7 +183,7 @@ func TestExchangeHTTPErrorsAndFaults(t *testing.T) {
 	for _, p := range protocols {
 		env := newTestEnv(t, nil, func(c *sysuser.Config) { c.Protocol = p })
 		env.fake.SetUnavailable(http.StatusServiceUnavailable)
-		_, err := env.client.Exchange(context.Background(), testUserToken, testTenant)
+		_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 		var he *sysuser.HTTPError
 		if !errors.As(err, &he) || he.StatusCode != 503 || !strings.Contains(err.Error(), "503") || !bytes.Contains(he.Body, []byte("<html>")) {
 			t.Fatalf("%s: err = %v, want HTTPError 503", p, err)
@@ -202,7 +202,7 @@ func TestExchangeHTTPErrorsAndFaults(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := mustClient(t, sysuser.Config{LoginURL: srv.URL, ApplicationToken: testAppToken, PrivateKey: readTestdata(t, "key-pkcs8.pem")})
-	_, err := c.Exchange(context.Background(), testUserToken, testTenant)
+	_, err := c.Exchange(context.Background(), testTenant, testUserToken)
 	var fe *sysuser.FaultError
 	if !errors.As(err, &fe) || fe.String != "The server was unable to process the request" || fe.StatusCode != 500 || fe.Code != "a:InternalServiceFault" {
 		t.Fatalf("err = %v, want FaultError", err)
@@ -243,7 +243,7 @@ func TestHugeResponseIsCapped(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		_, err := c.Exchange(context.Background(), testUserToken, testTenant)
+		_, err := c.Exchange(context.Background(), testTenant, testUserToken)
 		runtime.ReadMemStats(&after)
 		srv.Close()
 		if !errors.Is(err, sysuser.ErrMalformedResponse) {
@@ -283,7 +283,7 @@ func TestExchangeHonoursContext(t *testing.T) {
 	for _, p := range protocols {
 		c := mustClient(t, sysuser.Config{LoginURL: hang.URL, ApplicationToken: testAppToken, Signer: mustSigner(t), Protocol: p})
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		_, err := c.Exchange(ctx, testUserToken, testTenant)
+		_, err := c.Exchange(ctx, testTenant, testUserToken)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%s: err = %v, want DeadlineExceeded", p, err)
@@ -311,7 +311,7 @@ func TestKeySetFetchHonoursContext(t *testing.T) {
 	c := mustClient(t, sysuser.Config{LoginURL: proxy.URL + "/login", ApplicationToken: testAppToken, Signer: env.signer})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err := c.Exchange(ctx, testUserToken, testTenant)
+	_, err := c.Exchange(ctx, testTenant, testUserToken)
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, sysuser.ErrKeySetUnavailable) || errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatalf("err = %v, want DeadlineExceeded and ErrKeySetUnavailable, not ErrInvalidToken", err)
 	}
@@ -379,7 +379,7 @@ func TestTokenVerification(t *testing.T) {
 		}, jwt.ErrTokenSignatureInvalid, "PS256"},
 		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidIssuer, ""},
 		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
-		{"audience without serial", func(c map[string]any) string { delete(c, sysuser.ClaimSerial); return env.fake.Sign(c) }, nil, "serial"},
+		{"audience without serial", func(c map[string]any) string { delete(c, "http://schemes.superoffice.net/identity/serial"); return env.fake.Sign(c) }, nil, "serial"},
 		{"expired", func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
 			return env.fake.Sign(c)
@@ -389,14 +389,14 @@ func TestTokenVerification(t *testing.T) {
 			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
 			return env.fake.Sign(c)
 		}, jwt.ErrTokenNotValidYet, ""},
-		{"no ticket", func(c map[string]any) string { delete(c, sysuser.ClaimTicket); return env.fake.Sign(c) }, nil, "ticket claim"},
-		{"other tenant", func(c map[string]any) string { c[sysuser.ClaimContext] = "Cust666"; return env.fake.Sign(c) }, nil, "Cust666"},
+		{"no ticket", func(c map[string]any) string { delete(c, "http://schemes.superoffice.net/identity/ticket"); return env.fake.Sign(c) }, nil, "ticket claim"},
+		{"other tenant", func(c map[string]any) string { c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"; return env.fake.Sign(c) }, nil, "Cust666"},
 		{"unknown kid", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, jwt.ErrTokenUnverifiable, "FFFF"},
 		{"not a JWT", func(c map[string]any) string { return "not-a-jwt" }, jwt.ErrTokenMalformed, ""},
 		{"tampered payload", func(c map[string]any) string {
 			good := env.fake.Sign(c)
 			parts := strings.Split(good, ".")
-			c[sysuser.ClaimTicket] = "7T:stolen"
+			c["http://schemes.superoffice.net/identity/ticket"] = "7T:stolen"
 			payload, _ := json.Marshal(c)
 			return parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
 		}, jwt.ErrTokenSignatureInvalid, ""},
@@ -406,10 +406,10 @@ func TestTokenVerification(t *testing.T) {
 		for _, c := range cases {
 			var lastTicket string
 			env.fake.SetTokenFunc(func(claims map[string]any) string {
-				lastTicket, _ = claims[sysuser.ClaimTicket].(string)
+				lastTicket, _ = claims["http://schemes.superoffice.net/identity/ticket"].(string)
 				return c.token(claims)
 			})
-			res, err := env.client.Exchange(context.Background(), testUserToken, testTenant)
+			res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 			if c.name == "valid" || c.name == "exp within leeway" {
 				if err != nil || res.Ticket != lastTicket {
 					t.Errorf("%s %s: %v", p, c.name, err)
@@ -437,7 +437,7 @@ func TestPinnedCertificate(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	cfg := env.cfg
 	cfg.Certificate = readTestdata(t, "SuperOfficeFederatedLogin-sod.crt")
-	_, err := mustClient(t, cfg).Exchange(context.Background(), testUserToken, testTenant)
+	_, err := mustClient(t, cfg).Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, sysuser.ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		t.Fatalf("token from the fake verified against SuperOffice's sod certificate: %v", err)
 	}
@@ -445,17 +445,17 @@ func TestPinnedCertificate(t *testing.T) {
 		t.Fatal("a pinned certificate still fetched the key set")
 	}
 	for _, name := range []string{"SuperOfficeFederatedLogin-sod.crt", "SuperOfficeFederatedLogin-stage.crt"} {
-		pub, err := sysuser.ParseCertificate(readTestdata(t, name))
+		pub, err := sysuser.ParsePublicKey(readTestdata(t, name))
 		if err != nil || pub.N.BitLen() != 2048 {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
 	pubPEM := readTestdata(t, "key-public.pem")
-	if _, err := sysuser.ParseCertificate(pubPEM); err != nil {
+	if _, err := sysuser.ParsePublicKey(pubPEM); err != nil {
 		t.Fatalf("PEM public key: %v", err)
 	}
 	for name, bad := range map[string][]byte{"private key": readTestdata(t, "key-pkcs1.pem"), "garbage": []byte("hello"), "EC": readTestdata(t, "ec.pem")} {
-		if _, err := sysuser.ParseCertificate(bad); !errors.Is(err, sysuser.ErrInvalidConfig) {
+		if _, err := sysuser.ParsePublicKey(bad); !errors.Is(err, sysuser.ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -465,7 +465,7 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
 	for i := 0; i < 5; i++ {
-		if _, err := env.client.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+		if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -479,13 +479,13 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 		return s
 	})
 	// Within the minimum interval after the first fetch, no refetch at all.
-	env.client.Exchange(context.Background(), testUserToken, testTenant)
+	env.client.Exchange(context.Background(), testTenant, testUserToken)
 	if n := env.fake.JWKSRequests(); n != 1 {
 		t.Fatalf("an unknown kid right after the first fetch fetched again (%d)", n)
 	}
 	clock.Advance(31 * time.Second)
 	for i := 0; i < 10; i++ {
-		if _, err := env.client.Exchange(context.Background(), testUserToken, testTenant); !errors.Is(err, sysuser.ErrInvalidToken) {
+		if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); !errors.Is(err, sysuser.ErrInvalidToken) {
 			t.Fatal(err)
 		}
 	}
@@ -493,12 +493,12 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 		t.Fatalf("10 tokens with an unknown kid fetched the key set %d times in all, want 2 (one refetch, then rate-limited)", n)
 	}
 	clock.Advance(time.Minute)
-	env.client.Exchange(context.Background(), testUserToken, testTenant)
+	env.client.Exchange(context.Background(), testTenant, testUserToken)
 	if n := env.fake.JWKSRequests(); n != 3 {
 		t.Fatalf("after the interval: %d fetches, want 3", n)
 	}
 	env.fake.SetTokenFunc(nil)
-	if _, err := env.client.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("known kid after refetches: %v", err)
 	}
 }
@@ -536,7 +536,7 @@ func TestNewClientRefusesBadConfig(t *testing.T) {
 		"qaonline": "https://qaonline.superoffice.com/login", "online": "https://online.superoffice.com/login", "SOD": "https://sod.superoffice.com/login",
 	} {
 		c, err := sysuser.NewClient(sysuser.Config{Environment: env, ApplicationToken: "a", Signer: signer})
-		if err != nil || c.LoginURL() != want {
+		if err != nil || sysuser.LoginURLOf(c) != want {
 			t.Errorf("%s: %v %v", env, c, err)
 		}
 	}
@@ -550,7 +550,7 @@ func TestNewClientRefusesBadConfig(t *testing.T) {
 func TestExchangeRefusesBadArguments(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	for _, c := range [][2]string{{"", testTenant}, {testUserToken, ""}, {testUserToken, "Cust 1"}, {testUserToken, "Cust\n1"}} {
-		if _, err := env.client.Exchange(context.Background(), c[0], c[1]); !errors.Is(err, sysuser.ErrInvalidArgument) {
+		if _, err := env.client.Exchange(context.Background(), c[1], c[0]); !errors.Is(err, sysuser.ErrInvalidArgument) {
 			t.Errorf("%q: %v", c, err)
 		}
 	}
@@ -574,7 +574,7 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	defer redirector.Close()
 	for _, p := range protocols {
 		c := mustClient(t, sysuser.Config{LoginURL: redirector.URL, ApplicationToken: testAppToken, Signer: mustSigner(t), Protocol: p})
-		if _, err := c.Exchange(context.Background(), testUserToken, testTenant); !errors.Is(err, sysuser.ErrCrossHostRedirect) {
+		if _, err := c.Exchange(context.Background(), testTenant, testUserToken); !errors.Is(err, sysuser.ErrCrossHostRedirect) {
 			t.Fatalf("%s: err = %v", p, err)
 		}
 	}
@@ -591,7 +591,7 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := env.client.Exchange(context.Background(), testUserToken, testTenant); err != nil {
+			if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 				errs <- err
 			}
 		}()
@@ -641,7 +641,7 @@ func TestLoginServerClockAheadWithinFiveMinutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = client.Exchange(context.Background(), testUserToken, testTenant)
+		_, err = client.Exchange(context.Background(), testTenant, testUserToken)
 		switch {
 		case ahead < 5*time.Minute && err != nil:
 			t.Errorf("server %s ahead: %v", ahead, err)

@@ -6,20 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
-)
-
-// Defaults for the ticket cache; see the Config fields of the same names.
-const (
-	// DefaultRefreshAge is how old a ticket gets before one caller renews it
-	// (SuperOffice recommends renewing at least every hour).
-	DefaultRefreshAge = time.Hour
-	// DefaultTicketLifetime is how long a ticket is handed out at all:
-	// SuperOffice's 6 hours less a 10 minute safety margin.
-	DefaultTicketLifetime = 6*time.Hour - 10*time.Minute
-	// DefaultExchangeTimeout bounds one shared exchange.
-	DefaultExchangeTimeout = time.Minute
 )
 
 // Backoff after a failed exchange: transient failures start at
@@ -31,18 +21,54 @@ const (
 	maxBackoff     = 5 * time.Minute
 	refusalBackoff = 30 * time.Second
 	sweepInterval  = time.Minute
+	// maxNegatives bounds how many tenants' failures are remembered at once
+	// (the negative cache). Past it a failure is not remembered, so the
+	// next caller tries again, still bounded by MaxConcurrentExchanges.
+	maxNegatives = 10000
+	// storePollMin and storePollMax bound the wait between two looks at a
+	// shared store while another replica exchanges.
+	storePollMin = 25 * time.Millisecond
+	storePollMax = time.Second
 )
 
-// tenantState coordinates exchanges for one tenant. The cached ticket
-// itself lives in the TicketStore; this holds what is in flight and how the
-// last attempt went.
+// tenantState is one tenant's cache: the current ticket, read without
+// locks, and what coordinates its renewal.
 type tenantState struct {
-	mu       sync.Mutex
+	id  string
+	cur atomic.Pointer[entry]
+
+	mu       sync.Mutex // guards the fields below; never held across I/O
 	flight   *flight
 	retryAt  time.Time // no new attempt before this, after a failure
 	lastErr  error
 	failures int
 	dead     bool // removed by a sweep: look the tenant up again
+}
+
+// entry is one ticket in a tenantState. It is immutable but for its atomic
+// fields.
+type entry struct {
+	res       *SystemUserResult
+	refreshAt time.Time // renew from then on (not with SlidingExpiry)
+	expiresAt time.Time // never hand out from then on (not with SlidingExpiry)
+
+	// fresh is the cached path's only test. With the real clock a timer
+	// clears it when the entry needs a closer look (renewal due, or, with
+	// SlidingExpiry, possibly idle too long); with Config.Clock it is never
+	// set, and every call takes the slow path, which reads the clock.
+	fresh atomic.Bool
+	// With SlidingExpiry: used is set by each use and collected by the
+	// timer; lastUse (Unix nanoseconds) is a lower bound of the last use.
+	used    atomic.Bool
+	lastUse atomic.Int64
+	timer   atomic.Pointer[time.Timer]
+}
+
+// stop stops the entry's timer.
+func (e *entry) stop() {
+	if t := e.timer.Load(); t != nil {
+		t.Stop()
+	}
 }
 
 // flight is one shared exchange; done closes when res and err are set.
@@ -52,147 +78,189 @@ type flight struct {
 	err  error
 }
 
-// Ticket returns a valid ticket for the tenant: from the cache while it is
-// fresh, exchanging systemUserToken only when needed.
-//
-//   - A ticket younger than Config.RefreshAge is returned as it is, without
-//     locks or allocation.
-//   - An older one, still within Config.TicketLifetime, is returned while
-//     one exchange renews it in the background.
-//   - With no usable ticket, callers wait for one shared exchange; each
-//     caller's ctx bounds only its own wait, and the exchange runs on under
-//     its own timeout (Config.ExchangeTimeout) for the others.
-//   - After a failure, callers get that error, without a new exchange, until
-//     a backoff passes (with jitter; 30 s after a refusal).
-//
-// No ticket is ever returned past its TicketLifetime. The result is shared
-// by all callers: treat it as read-only. Tenants are told apart by
-// contextIdentifier exactly as given; the system user token is only used
-// when an exchange is needed.
-func (c *Client) Ticket(ctx context.Context, systemUserToken, contextIdentifier string) (*SystemUserResult, error) {
-	now := c.now()
-	res, expires, err := c.store.Get(ctx, contextIdentifier)
-	if err == nil && res != nil && now.Before(expires) {
-		if now.Before(res.ReceivedAt.Add(c.refreshAge)) {
-			return res, nil
+// phase is where an entry stands at a given time.
+type phase int
+
+const (
+	phaseFresh   phase = iota // hand it out
+	phaseRenew                // hand it out and renew it in the background
+	phaseExpired              // do not hand it out
+)
+
+func (c *Client) phase(e *entry, now time.Time) phase {
+	if c.sliding {
+		if !now.Before(time.Unix(0, e.lastUse.Load()).Add(c.lifetime)) {
+			return phaseExpired
 		}
-		c.refresh(ctx, systemUserToken, contextIdentifier, now)
-		return res, nil
+		return phaseFresh
 	}
-	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store get failed", slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
+	switch {
+	case !now.Before(e.expiresAt):
+		return phaseExpired
+	case !now.Before(e.refreshAt):
+		return phaseRenew
 	}
-	return c.await(ctx, systemUserToken, contextIdentifier)
+	return phaseFresh
 }
 
-// WebAPIURL returns the tenant's WebApi base URL (the webapi_url claim,
-// ending in "/api/"), from the cached ticket when there is one. Build
-// request URLs on it: WebAPIURL + "v1/Contact/2".
-func (c *Client) WebAPIURL(ctx context.Context, systemUserToken, contextIdentifier string) (string, error) {
-	res, err := c.Ticket(ctx, systemUserToken, contextIdentifier)
-	if err != nil {
-		return "", err
-	}
-	return res.WebAPIURL, nil
-}
-
-// state returns the tenant's coordination state, creating it if needed.
+// state returns the tenant's state, creating it if needed.
 func (c *Client) state(contextIdentifier string) *tenantState {
 	if v, ok := c.tenants.Load(contextIdentifier); ok {
 		return v.(*tenantState)
 	}
-	v, _ := c.tenants.LoadOrStore(contextIdentifier, &tenantState{})
+	v, loaded := c.tenants.LoadOrStore(contextIdentifier, &tenantState{id: contextIdentifier})
+	if !loaded {
+		c.armSweeper()
+	}
 	return v.(*tenantState)
 }
 
-// lockState returns the tenant's state, locked and not swept away.
-func (c *Client) lockState(contextIdentifier string) *tenantState {
-	for {
-		st := c.state(contextIdentifier)
-		st.mu.Lock()
-		if !st.dead {
-			return st
-		}
-		st.mu.Unlock()
-	}
-}
-
-// refresh starts a background exchange for a tenant whose ticket is past
-// its refresh age, unless one is running or a backoff is in force.
-func (c *Client) refresh(ctx context.Context, systemUserToken, contextIdentifier string, now time.Time) {
-	st := c.lockState(contextIdentifier)
-	defer st.mu.Unlock()
-	if st.flight == nil && !now.Before(st.retryAt) {
-		c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: refreshing ticket", slog.String("tenant", contextIdentifier))
-		st.flight = c.launch(ctx, st, systemUserToken, contextIdentifier, true)
-	}
-}
-
-// await waits for the tenant's shared exchange, starting it if needed.
-func (c *Client) await(ctx context.Context, systemUserToken, contextIdentifier string) (*SystemUserResult, error) {
-	if err := checkContextIdentifier(contextIdentifier); err != nil {
+// ticket is the slow path of Tenant.Ticket: it reads the clock, and
+// renews or waits as the tenant's entry requires.
+func (c *Client) ticket(ctx context.Context, t *Tenant) (*SystemUserResult, error) {
+	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if systemUserToken == "" {
-		return nil, argError("system user token is empty")
-	}
-	st := c.lockState(contextIdentifier)
-	f := st.flight
-	if f == nil {
-		// A flight may have finished between the caller's Get and this lock.
-		now := c.now()
-		if res, expires, err := c.store.Get(ctx, contextIdentifier); err == nil && res != nil && now.Before(expires) {
-			st.mu.Unlock()
-			return res, nil
+	st := t.liveState()
+	now := c.now()
+	if e := st.cur.Load(); e != nil {
+		switch c.phase(e, now) {
+		case phaseFresh:
+			c.touch(e, now)
+			return e.res, nil
+		case phaseRenew:
+			c.renew(ctx, st, t.secret.systemUserToken, now)
+			return e.res, nil
 		}
-		if st.lastErr != nil && now.Before(st.retryAt) {
-			err := st.lastErr
-			st.mu.Unlock()
-			return nil, err
-		}
-		f = c.launch(ctx, st, systemUserToken, contextIdentifier, false)
-		st.flight = f
 	}
-	st.mu.Unlock()
+	if t.err != nil {
+		return nil, t.err
+	}
+	return c.await(ctx, st, t.secret.systemUserToken)
+}
+
+// touch records a use of a ticket whose lifetime slides.
+func (c *Client) touch(e *entry, now time.Time) {
+	if c.sliding && e.lastUse.Load() < now.UnixNano() {
+		e.lastUse.Store(now.UnixNano())
+	}
+}
+
+// renew starts a background exchange for a tenant whose ticket is due for
+// renewal, unless one is running, a backoff is in force or no exchange slot
+// is free (the ticket is still good; a later call tries again).
+func (c *Client) renew(ctx context.Context, st *tenantState, systemUserToken string, now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.flight != nil || now.Before(st.retryAt) || ctx.Err() != nil {
+		return
+	}
 	select {
-	case <-f.done:
-		return f.res, f.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("sysuser: waiting for a ticket for %s: %w", contextIdentifier, ctx.Err())
+	case c.slots <- struct{}{}:
+	default:
+		return
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: renewing ticket", slog.String("tenant", st.id))
+	st.flight = c.launch(ctx, st, systemUserToken, true)
+}
+
+// await waits for the tenant's shared exchange, starting it if needed. An
+// exchange needs one of the Client's slots: the caller waits for it within
+// its own ctx, and a caller whose ctx is done starts nothing.
+func (c *Client) await(ctx context.Context, st *tenantState, systemUserToken string) (*SystemUserResult, error) {
+	haveSlot := false
+	defer func() {
+		if haveSlot {
+			<-c.slots
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sysuser: waiting for a ticket for %s: %w", st.id, err)
+		}
+		st.mu.Lock()
+		f := st.flight
+		if f == nil {
+			now := c.now()
+			if e := st.cur.Load(); e != nil && c.phase(e, now) != phaseExpired {
+				st.mu.Unlock() // a flight finished since the caller looked
+				return e.res, nil
+			}
+			if st.lastErr != nil && now.Before(st.retryAt) {
+				err := st.lastErr
+				st.mu.Unlock()
+				return nil, err
+			}
+			if haveSlot {
+				f = c.launch(ctx, st, systemUserToken, false)
+				st.flight, haveSlot = f, false // the flight releases the slot
+			}
+		}
+		st.mu.Unlock()
+		if f != nil {
+			select {
+			case <-f.done:
+				return f.res, f.err
+			case <-ctx.Done():
+				return nil, fmt.Errorf("sysuser: waiting for a ticket for %s: %w", st.id, ctx.Err())
+			}
+		}
+		// No flight: take a slot, then look again (another caller may
+		// have launched one meanwhile).
+		select {
+		case c.slots <- struct{}{}:
+			haveSlot = true
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sysuser: waiting for an exchange slot for %s: %w", st.id, ctx.Err())
+		}
 	}
 }
 
 // launch runs one exchange for the tenant in its own goroutine, under a
-// context that keeps ctx's values but not its cancellation. st.mu is held.
-func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken, contextIdentifier string, background bool) *flight {
+// context that keeps ctx's values but not its cancellation, and bounded by
+// ExchangeTimeout. The caller holds st.mu and a slot, which the flight
+// releases when done.
+func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken string, background bool) *flight {
 	f := &flight{done: make(chan struct{})}
+	prev := st.cur.Load()
 	xctx := context.WithoutCancel(ctx)
 	go func() {
+		defer func() { <-c.slots }()
 		ctx, cancel := context.WithTimeout(xctx, c.exchangeTimeout)
 		defer cancel()
 		start := time.Now()
-		res, err := c.Exchange(ctx, systemUserToken, contextIdentifier)
+		res, adopted, err := c.obtain(ctx, st.id, systemUserToken, prev)
 		now := c.now()
 		if err == nil {
-			if perr := c.store.Put(ctx, contextIdentifier, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
-				c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
-			}
-			c.log.LogAttrs(ctx, slog.LevelInfo, "sysuser: new ticket", slog.String("tenant", contextIdentifier), slog.Bool("refresh", background),
-				slog.Duration("duration", time.Since(start)))
+			c.install(st, res, now)
+			c.log.LogAttrs(ctx, slog.LevelInfo, "sysuser: new ticket", slog.String("tenant", st.id), slog.Bool("renewal", background),
+				slog.Bool("from_store", adopted), slog.Duration("duration", time.Since(start)))
 		}
 		st.mu.Lock()
 		if err == nil {
+			if st.lastErr != nil {
+				c.negatives.Add(-1)
+			}
 			st.failures, st.retryAt, st.lastErr = 0, time.Time{}, nil
 		} else {
 			st.failures++
 			wait := backoff(st.failures, err)
-			st.retryAt, st.lastErr = now.Add(wait), err
+			st.retryAt = now.Add(wait)
+			switch {
+			case st.lastErr != nil:
+				st.lastErr = err
+			case c.negatives.Load() < maxNegatives:
+				c.negatives.Add(1)
+				st.lastErr = err
+			default:
+				st.retryAt = time.Time{} // not remembered: the next caller tries
+			}
 			msg := "sysuser: ticket exchange failed"
 			if background {
-				msg = "sysuser: ticket refresh failed; still serving the current ticket"
+				msg = "sysuser: ticket renewal failed; still serving the current ticket"
 			}
 			c.log.LogAttrs(ctx, slog.LevelWarn, msg,
-				slog.String("tenant", contextIdentifier), slog.Int("failures", st.failures),
+				slog.String("tenant", st.id), slog.Int("failures", st.failures),
 				slog.Duration("retry_in", wait), slog.String("error", err.Error()))
 		}
 		st.flight = nil
@@ -202,6 +270,117 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken, c
 		c.sweep(now)
 	}()
 	return f
+}
+
+// obtain gets a new ticket for the tenant: from the shared store when
+// another replica has one, else by an exchange under the store's lease (see
+// TicketStore), else, without a store or when it fails, by an exchange of
+// this Client's own. prev is the entry being renewed, if any.
+func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken string, prev *entry) (res *SystemUserResult, adopted bool, err error) {
+	if c.store == nil {
+		res, err = c.Exchange(ctx, contextIdentifier, systemUserToken)
+		return res, false, err
+	}
+	warn := func(op string, err error) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store "+op+" failed; exchanging without it",
+			slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
+	}
+	wait := storePollMin
+	for {
+		shared, expires, err := c.store.Get(ctx, contextIdentifier)
+		if err != nil {
+			warn("get", err)
+			break
+		}
+		if c.adoptable(shared, expires, prev) {
+			return shared, true, nil
+		}
+		lease, err := c.store.Lock(ctx, contextIdentifier, c.exchangeTimeout+5*time.Second)
+		if err != nil {
+			warn("lock", err)
+			break
+		}
+		if lease != "" {
+			res, err := c.Exchange(ctx, contextIdentifier, systemUserToken)
+			if err == nil {
+				if perr := c.store.Put(ctx, contextIdentifier, lease, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
+					c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
+				}
+			}
+			if uerr := c.store.Unlock(context.WithoutCancel(ctx), contextIdentifier, lease); uerr != nil {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store unlock failed", slog.String("tenant", contextIdentifier), slog.String("error", uerr.Error()))
+			}
+			return res, false, err
+		}
+		// Another replica is exchanging: look again shortly.
+		if err := sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
+			return nil, false, fmt.Errorf("sysuser: waiting for another replica's ticket for %s: %w", contextIdentifier, err)
+		}
+		wait = min(2*wait, storePollMax)
+	}
+	res, err = c.Exchange(ctx, contextIdentifier, systemUserToken)
+	if err == nil {
+		if perr := c.store.Put(ctx, contextIdentifier, "", res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
+			c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
+		}
+	}
+	return res, false, err
+}
+
+// adoptable reports whether a ticket from the shared store may replace
+// prev: it is not prev's ticket, and it is fresh.
+func (c *Client) adoptable(res *SystemUserResult, expires time.Time, prev *entry) bool {
+	if res == nil || res.Ticket == "" || (prev != nil && prev.res.Ticket == res.Ticket) {
+		return false
+	}
+	now := c.now()
+	if !now.Before(expires) {
+		return false
+	}
+	return c.sliding || now.Before(res.ReceivedAt.Add(c.refreshAge))
+}
+
+// install makes res the tenant's current ticket and, with the real clock,
+// arms the timer that ends its time on the cached path.
+func (c *Client) install(st *tenantState, res *SystemUserResult, now time.Time) {
+	e := &entry{res: res, refreshAt: res.ReceivedAt.Add(c.refreshAge), expiresAt: res.ReceivedAt.Add(c.lifetime)}
+	e.lastUse.Store(now.UnixNano())
+	if old := st.cur.Swap(e); old != nil {
+		old.stop()
+	}
+	if c.clock != nil || c.closed.Load() {
+		return // every call reads Config.Clock; no timer
+	}
+	if c.sliding {
+		c.armSliding(e, now)
+	} else if d := e.refreshAt.Sub(now); d > 0 {
+		e.fresh.Store(true)
+		e.timer.Store(time.AfterFunc(d, func() { e.fresh.Store(false) }))
+	}
+}
+
+// armSliding keeps e on the cached path while it may still be in use. Every
+// interval the timer collects the used flag: a use since the last check
+// happened after it, so the last check is a lower bound of the last use.
+// The estimate errs early by at most one interval.
+func (c *Client) armSliding(e *entry, now time.Time) {
+	interval := max(c.lifetime/8, time.Second)
+	e.fresh.Store(true)
+	last := now
+	var check func()
+	check = func() {
+		now := time.Now()
+		if e.used.Swap(false) && e.lastUse.Load() < last.UnixNano() {
+			e.lastUse.Store(last.UnixNano())
+		}
+		last = now
+		if !now.Add(interval).Before(time.Unix(0, e.lastUse.Load()).Add(c.lifetime)) {
+			e.fresh.Store(false) // the slow path decides from here on
+			return
+		}
+		e.timer.Store(time.AfterFunc(interval, check))
+	}
+	e.timer.Store(time.AfterFunc(interval, check))
 }
 
 // backoff is how long to wait after the n-th failure in a row.
@@ -218,48 +397,77 @@ func backoff(n int, err error) time.Duration {
 	return d/2 + rand.N(d/2)
 }
 
-// Invalidate drops the tenant's cached ticket if it is still ticket, for
-// example after the WebApi answered 401 to it. A ticket that was already
-// replaced is left alone, so a burst of 401s for one ticket costs one new
-// exchange. It reports whether it dropped anything.
-func (c *Client) Invalidate(contextIdentifier, ticket string) bool {
-	ok, err := c.store.CompareAndDelete(context.Background(), contextIdentifier, ticket)
-	if err != nil {
-		c.log.LogAttrs(context.Background(), slog.LevelWarn, "sysuser: ticket store delete failed", slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
+// dropLocal removes the tenant's in-process ticket if it is still ticket.
+func (st *tenantState) dropLocal(ticket string) bool {
+	e := st.cur.Load()
+	if e == nil || e.res.Ticket != ticket || !st.cur.CompareAndSwap(e, nil) {
+		return false
 	}
-	if ok {
-		c.log.LogAttrs(context.Background(), slog.LevelInfo, "sysuser: ticket invalidated", slog.String("tenant", contextIdentifier))
+	e.stop()
+	return true
+}
+
+// invalidatedElsewhere is what a shared store calls when another replica
+// invalidated a ticket.
+func (c *Client) invalidatedElsewhere(contextIdentifier, ticket string) {
+	if v, ok := c.tenants.Load(contextIdentifier); ok && v.(*tenantState).dropLocal(ticket) {
+		c.log.LogAttrs(context.Background(), slog.LevelDebug, "sysuser: ticket invalidated by another replica", slog.String("tenant", contextIdentifier))
 	}
-	return ok
+}
+
+// armSweeper makes sure a sweep runs within sweepInterval, with or without
+// traffic, while the Client has tenants.
+func (c *Client) armSweeper() {
+	c.sweeperMu.Lock()
+	defer c.sweeperMu.Unlock()
+	if c.sweeper != nil || c.closed.Load() {
+		return
+	}
+	c.sweeper = time.AfterFunc(sweepInterval, func() {
+		c.sweep(c.now())
+		c.sweeperMu.Lock()
+		c.sweeper = nil
+		c.sweeperMu.Unlock()
+		empty := true
+		c.tenants.Range(func(_, _ any) bool { empty = false; return false })
+		if !empty {
+			c.armSweeper()
+		}
+	})
 }
 
 // sweep drops, at most once per sweepInterval, the tickets past their
-// lifetime and the state of tenants with nothing cached or pending, so the
-// cache holds only tenants someone asked for within the ticket lifetime.
+// lifetime and the state of tenants with nothing cached, pending or
+// remembered, so the cache holds only tenants someone asked for recently.
+// It reads only this Client's memory, never the store.
 func (c *Client) sweep(now time.Time) {
 	last := c.lastSweep.Load()
 	if now.UnixNano()-last < int64(sweepInterval) || !c.lastSweep.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	ctx := context.Background()
 	c.tenants.Range(func(k, v any) bool {
-		id, st := k.(string), v.(*tenantState)
-		res, expires, err := c.store.Get(ctx, id)
-		if err != nil {
-			return true
+		st := v.(*tenantState)
+		if e := st.cur.Load(); e != nil && c.phase(e, now) == phaseExpired && st.cur.CompareAndSwap(e, nil) {
+			e.stop()
 		}
-		if res != nil && !now.Before(expires) {
-			c.store.CompareAndDelete(ctx, id, res.Ticket)
-			res = nil
-		}
-		if res == nil {
-			st.mu.Lock()
-			if st.flight == nil && !now.Before(st.retryAt) {
-				st.dead = true
-				c.tenants.CompareAndDelete(id, st)
+		st.mu.Lock()
+		if st.cur.Load() == nil && st.flight == nil && !now.Before(st.retryAt) {
+			if st.lastErr != nil {
+				c.negatives.Add(-1)
+				st.lastErr = nil
 			}
-			st.mu.Unlock()
+			st.dead = true
+			c.tenants.CompareAndDelete(k, st)
 		}
+		st.mu.Unlock()
 		return true
 	})
+}
+
+// checkOpen fails once Close was called.
+func (c *Client) checkOpen() error {
+	if c.closed.Load() {
+		return fmt.Errorf("sysuser: the Client is closed: %w", net.ErrClosed)
+	}
+	return nil
 }

@@ -102,7 +102,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func mustTicket(t *testing.T, c *sysuser.Client, tenant string) string {
 	t.Helper()
-	res, err := c.Ticket(context.Background(), testUserToken, tenant)
+	res, err := c.Tenant(tenant, testUserToken).Ticket(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestTicketColdTenantOneExchangeForAThousandCallers(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			res, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+			res, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background())
 			errs[i] = err
 			if err == nil {
 				tickets[i] = res.Ticket
@@ -186,7 +186,7 @@ func TestTicketNeverPastHardLifetime(t *testing.T) {
 	// bounded by the backoff, not one per call.
 	for clock.Advance(61 * time.Minute); ; clock.Advance(10 * time.Second) {
 		now := clock.Now()
-		res, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+		res, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background())
 		if now.Sub(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)) >= 2*time.Hour {
 			if err == nil {
 				t.Fatalf("a ticket was returned %s after its exchange, past its 2h lifetime", now.Sub(res.ReceivedAt))
@@ -222,13 +222,13 @@ func TestTicketCancelledCallerDoesNotFailOthers(t *testing.T) {
 	ctxA, cancelA := context.WithCancel(context.Background())
 	errA := make(chan error, 1)
 	go func() {
-		_, err := env.client.Ticket(ctxA, testUserToken, testTenant)
+		_, err := env.client.Tenant(testTenant, testUserToken).Ticket(ctxA)
 		errA <- err
 	}()
 	g.waitArrival(t) // A's exchange is in flight
 	resB := make(chan string, 1)
 	go func() {
-		res, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+		res, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background())
 		if err != nil {
 			resB <- "error: " + err.Error()
 			return
@@ -253,11 +253,11 @@ func TestTenantsDoNotWaitOnEachOther(t *testing.T) {
 	env, g := gatedEnv(t, clock, nil)
 	env.fake.AddTenant("Cust2", "token-2")
 	g.hold() // holds Cust12345 only
-	go env.client.Ticket(context.Background(), testUserToken, testTenant)
+	go env.client.Tenant(testTenant, testUserToken).Ticket(context.Background())
 	g.waitArrival(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := env.client.Ticket(ctx, "token-2", "Cust2"); err != nil {
+	if _, err := env.client.Tenant("Cust2", "token-2").Ticket(ctx); err != nil {
 		t.Fatalf("Cust2 waited on Cust12345: %v", err)
 	}
 }
@@ -267,7 +267,7 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 	env := newTestEnv(t, clock.Now, nil)
 	env.fake.Refuse(testTenant, "Denied")
 	for i := 0; i < 50; i++ {
-		_, err := env.client.Ticket(context.Background(), testUserToken, testTenant)
+		_, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background())
 		var ae *sysuser.AuthenticationError
 		if !errors.As(err, &ae) || ae.Message != "Denied" {
 			t.Fatalf("call %d: %v", i, err)
@@ -278,7 +278,7 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 	}
 	clock.Advance(31 * time.Second)
 	env.fake.Refuse(testTenant, "")
-	if _, err := env.client.Ticket(context.Background(), testUserToken, testTenant); err != nil {
+	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background()); err != nil {
 		t.Fatalf("after the refusal backoff: %v", err)
 	}
 	if n := env.fake.Exchanges(testTenant); n != 2 {
@@ -290,20 +290,20 @@ func TestInvalidateIsCompareAndSwap(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
 	t1 := mustTicket(t, env.client, testTenant)
-	if env.client.Invalidate(testTenant, "7T:some-other-ticket") {
+	if env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), "7T:some-other-ticket") {
 		t.Fatal("invalidated with the wrong ticket")
 	}
 	if mustTicket(t, env.client, testTenant) != t1 {
 		t.Fatal("wrong-ticket Invalidate dropped the ticket")
 	}
-	if !env.client.Invalidate(testTenant, t1) {
+	if !env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), t1) {
 		t.Fatal("Invalidate with the current ticket did nothing")
 	}
 	t2 := mustTicket(t, env.client, testTenant)
 	if t2 == t1 || env.fake.Exchanges(testTenant) != 2 {
 		t.Fatal("no new exchange after Invalidate")
 	}
-	if env.client.Invalidate(testTenant, t1) {
+	if env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), t1) {
 		t.Fatal("a stale ticket invalidated its replacement")
 	}
 	if mustTicket(t, env.client, testTenant) != t2 {
@@ -314,7 +314,7 @@ func TestInvalidateIsCompareAndSwap(t *testing.T) {
 func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
-	hc := env.client.WebAPIClient(testUserToken, testTenant)
+	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
 	url := env.fake.WebAPIURL(testTenant) + "v1/Contact/2"
 
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -391,7 +391,7 @@ func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
 	env.fake.Refuse(testTenant, "Revoked")
 	body := &trackedBody{Reader: strings.NewReader("data")}
 	req, _ := http.NewRequest(http.MethodPost, env.fake.WebAPIURL(testTenant)+"v1/Contact", body)
-	_, err := env.client.Transport(testUserToken, testTenant, nil).RoundTrip(req)
+	_, err := env.client.Tenant(testTenant, testUserToken).Transport(nil).RoundTrip(req)
 	var ae *sysuser.AuthenticationError
 	if !errors.As(err, &ae) {
 		t.Fatalf("err = %v", err)
@@ -406,35 +406,33 @@ func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
 
 func TestUnaskedTenantsAreDropped(t *testing.T) {
 	clock := newFakeClock()
-	store := sysuser.NewMemoryStore()
-	env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Store = store })
+	env := newTestEnv(t, clock.Now, nil)
 	for i := 0; i < 5; i++ {
 		id := "Cust" + string(rune('A'+i))
 		env.fake.AddTenant(id, "tok")
-		if _, err := env.client.Ticket(context.Background(), "tok", id); err != nil {
+		if _, err := env.client.Tenant(id, "tok").Ticket(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if store.Len() != 5 {
-		t.Fatalf("store holds %d", store.Len())
+	if n := sysuser.TenantCount(env.client); n != 5 {
+		t.Fatalf("client holds %d tenants", n)
 	}
-	clock.Advance(sysuser.DefaultTicketLifetime + 2*time.Minute)
+	clock.Advance((6*time.Hour - 10*time.Minute) + 2*time.Minute)
 	mustTicket(t, env.client, testTenant) // an exchange; its completion sweeps
-	eventually(t, "the sweep drops the five unasked tenants", func() bool { return store.Len() == 1 })
+	eventually(t, "the sweep drops the five unasked tenants", func() bool { return sysuser.TenantCount(env.client) == 1 })
 }
 
 func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
-	store := sysuser.NewMemoryStore()
-	env := newTestEnv(t, nil, func(c *sysuser.Config) { c.Store = store })
+	env := newTestEnv(t, nil, nil)
 	for _, c := range [][2]string{{"", testTenant}, {testUserToken, ""}, {testUserToken, "Cust 1"}} {
-		if _, err := env.client.Ticket(context.Background(), c[0], c[1]); !errors.Is(err, sysuser.ErrInvalidArgument) {
+		if _, err := env.client.Tenant(c[1], c[0]).Ticket(context.Background()); !errors.Is(err, sysuser.ErrInvalidArgument) {
 			t.Errorf("%q: %v", c, err)
 		}
 	}
-	if env.fake.Exchanges(testTenant) != 0 || store.Len() != 0 {
+	if env.fake.Exchanges(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
 		t.Fatal("bad arguments reached the service or the store")
 	}
-	u, err := env.client.WebAPIURL(context.Background(), testUserToken, testTenant)
+	u, err := env.client.Tenant(testTenant, testUserToken).WebAPIURL(context.Background())
 	if err != nil || u != env.fake.WebAPIURL(testTenant) {
 		t.Fatalf("WebAPIURL = %q, %v", u, err)
 	}

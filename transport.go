@@ -11,52 +11,15 @@ import (
 	"time"
 )
 
-// Transport is an http.RoundTripper that calls one tenant's WebApi as its
-// system user. Each request gets
-//
-//	Authorization: SOTicket <ticket>
-//	SO-AppToken: <application token>
-//
-// with the ticket from Client.Ticket, so tickets are cached and renewed as
-// Ticket describes. The transport always sets both headers, replacing any
-// Authorization or SO-AppToken the caller set: a request through it is the
-// system user's. It sends them only to the tenant's WebApi: a request whose
-// scheme, host and port are not those of the tenant's webapi_url fails with
-// ErrNotWebAPI before anything is sent, and so does a redirect away from it.
-// When the WebApi answers 401 Unauthorized, the transport
-// invalidates that ticket and retries once with a new one, if the request
-// body can be replayed (it has none, or http.NewRequest set GetBody);
-// otherwise the 401 is returned.
-//
-// The caller's request is never modified; its body is closed on every path.
-// A Transport is safe for concurrent use.
-type Transport struct {
-	client          *Client
-	systemUserToken string
-	tenant          string
-	base            http.RoundTripper
+// transport is the http.RoundTripper of Tenant.Transport.
+type transport struct {
+	tenant *Tenant
+	base   http.RoundTripper
 }
 
-// Transport returns a Transport for the tenant contextIdentifier, sending
-// through base (nil means http.DefaultTransport).
-func (c *Client) Transport(systemUserToken, contextIdentifier string, base http.RoundTripper) *Transport {
-	return &Transport{client: c, systemUserToken: systemUserToken, tenant: contextIdentifier, base: base}
-}
-
-// WebAPIClient returns an *http.Client whose requests go to the tenant's
-// WebApi as its system user, through a Transport over
-// http.DefaultTransport. Build request URLs on the tenant's WebAPIURL:
-//
-//	res, err := client.Ticket(ctx, token, "Cust12345")
-//	req, _ := http.NewRequestWithContext(ctx, "GET", res.WebAPIURL+"v1/Contact/2", nil)
-//	resp, err := client.WebAPIClient(token, "Cust12345").Do(req)
-func (c *Client) WebAPIClient(systemUserToken, contextIdentifier string) *http.Client {
-	return &http.Client{Transport: c.Transport(systemUserToken, contextIdentifier, nil), Timeout: WebAPITimeout}
-}
-
-// WebAPITimeout bounds each request of the *http.Client WebAPIClient
+// webAPITimeout bounds each request of the *http.Client Tenant.HTTPClient
 // returns, from dialling to reading the body's end.
-const WebAPITimeout = 2 * time.Minute
+const webAPITimeout = 2 * time.Minute
 
 // checkWebAPIOrigin refuses a request whose scheme, host and port are not
 // those of the tenant's webapi_url, and a webapi_url that is neither https
@@ -96,8 +59,8 @@ func hostPort(u *url.URL) string {
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.client.Ticket(req.Context(), t.systemUserToken, t.tenant)
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.tenant.Ticket(req.Context())
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -111,13 +74,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	// The WebApi no longer accepts this ticket.
-	t.client.Invalidate(t.tenant, res.Ticket)
+	t.tenant.Invalidate(req.Context(), res.Ticket)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return resp, nil // the body is spent; the caller sees the 401
 	}
-	res, err = t.client.Ticket(req.Context(), t.systemUserToken, t.tenant)
-	if err != nil {
-		return resp, nil // no new ticket: the 401 stands
+	res, err = t.tenant.Ticket(req.Context())
+	if err != nil || checkWebAPIOrigin(req.URL, res.WebAPIURL) != nil {
+		return resp, nil // no new ticket for this WebApi: the 401 stands
 	}
 	retry := req
 	if req.GetBody != nil {
@@ -129,15 +92,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retry.Body = body
 	}
 	drain(resp)
-	t.client.log.LogAttrs(req.Context(), slog.LevelDebug, "sysuser: WebApi answered 401; retrying with a new ticket", slog.String("tenant", t.tenant))
+	t.tenant.c.log.LogAttrs(req.Context(), slog.LevelDebug, "sysuser: WebApi answered 401; retrying with a new ticket", slog.String("tenant", t.tenant.ContextIdentifier()))
 	return t.send(retry, res.Ticket)
 }
 
 // send clones req, sets the credentials on the clone and sends it.
-func (t *Transport) send(req *http.Request, ticket string) (*http.Response, error) {
+func (t *transport) send(req *http.Request, ticket string) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.Header.Set("Authorization", "SOTicket "+ticket)
-	out.Header.Set("SO-AppToken", t.client.secrets.appToken)
+	out.Header.Set("SO-AppToken", t.tenant.c.secrets.appToken)
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
@@ -157,19 +120,3 @@ func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
 }
-
-func (t Transport) describe() string {
-	return fmt.Sprintf("sysuser.Transport{tenant: %s, SystemUserToken: [redacted]}", t.tenant)
-}
-
-// String describes the Transport without its secrets.
-func (t Transport) String() string { return t.describe() }
-
-// GoString describes the Transport without its secrets, for %#v.
-func (t Transport) GoString() string { return t.describe() }
-
-// Format prints the description for every verb.
-func (t Transport) Format(f fmt.State, _ rune) { io.WriteString(f, t.describe()) }
-
-// LogValue describes the Transport to log/slog without its secrets.
-func (t Transport) LogValue() slog.Value { return slog.StringValue(t.describe()) }

@@ -50,7 +50,7 @@ func TestTransportSendsCredentialsOnlyToTheTenantsWebAPI(t *testing.T) {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = webapi.URL + "/Cust12345/api/"
 		return env.fake.Sign(claims)
 	})
-	hc := env.client.WebAPIClient(testUserToken, testTenant)
+	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
 
 	// To the tenant's WebApi: credentials sent.
 	resp, err := hc.Get(webapi.URL + "/Cust12345/api/v1/Contact/2")
@@ -94,7 +94,7 @@ func TestTransportRefusesAPlainHTTPWebAPIURLOffLoopback(t *testing.T) {
 		return env.fake.Sign(claims)
 	})
 	req, _ := http.NewRequest(http.MethodGet, "http://sod.superoffice.com/Cust12345/api/v1/Contact/2", nil)
-	_, err := env.client.Transport(testUserToken, testTenant, roundTripFunc(func(*http.Request) (*http.Response, error) {
+	_, err := env.client.Tenant(testTenant, testUserToken).Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {
 		t.Fatal("a request was sent to a plain-http WebApi")
 		return nil, nil
 	})).RoundTrip(req)

@@ -115,13 +115,13 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	token := store.get("Cust12345")
-	res, err := client.Ticket(ctx, token, "Cust12345")
+	res, err := client.Tenant("Cust12345", token).Ticket(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Println("ticket:", sysuser.RedactTicket(res.Ticket))
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, res.WebAPIURL+"v1/Contact/2", nil)
-	resp, err = client.WebAPIClient(token, "Cust12345").Do(req)
+	resp, err = client.Tenant("Cust12345", token).HTTPClient().Do(req)
 	if err != nil {
 		return err
 	}

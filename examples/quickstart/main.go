@@ -63,7 +63,7 @@ func run() error {
 
 	// Ticket exchanges once and then serves the cached ticket, renewing it
 	// in the background; call it as often as you like.
-	res, err := client.Ticket(ctx, "Quickstart App-8k8Q7DmBgo", "Cust12345")
+	res, err := client.Tenant("Cust12345", "Quickstart App-8k8Q7DmBgo").Ticket(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func run() error {
 
 	// An *http.Client that adds "Authorization: SOTicket <ticket>" and
 	// "SO-AppToken: <application token>" to every request.
-	webapi := client.WebAPIClient("Quickstart App-8k8Q7DmBgo", "Cust12345")
+	webapi := client.Tenant("Cust12345", "Quickstart App-8k8Q7DmBgo").HTTPClient()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, res.WebAPIURL+"v1/Contact/2", nil)
 	if err != nil {
 		return err

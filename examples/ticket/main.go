@@ -83,7 +83,7 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := client.Exchange(ctx, *token, *tenant)
+	res, err := client.Exchange(ctx, *tenant, *token)
 	if err != nil {
 		return err
 	}

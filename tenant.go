@@ -1,0 +1,153 @@
+package sysuser
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+)
+
+// A Tenant is a Client's handle on one tenant: it hands out the tenant's
+// system user ticket, cached and renewed, and an HTTP client for the
+// tenant's WebApi. Make one per tenant with Client.Tenant and keep it; it is
+// safe for concurrent use and costs nothing while unused.
+//
+// The system user token sits behind an unexported pointer: printing a
+// Tenant shows addresses, never the token.
+type Tenant struct {
+	c      *Client
+	st     atomic.Pointer[tenantState]
+	secret *tenantSecret
+	err    error // a bad argument to Client.Tenant, reported by Ticket
+}
+
+type tenantSecret struct {
+	systemUserToken string
+}
+
+// Tenant returns the handle for the tenant contextIdentifier (such as
+// "Cust12345"), whose system user token is systemUserToken. Handles for the
+// same tenant share one cache, one exchange at a time and one ticket.
+// Invalid arguments are reported by the handle's Ticket, as errors matching
+// ErrInvalidArgument.
+func (c *Client) Tenant(contextIdentifier, systemUserToken string) *Tenant {
+	t := &Tenant{c: c, secret: &tenantSecret{systemUserToken: systemUserToken}}
+	t.err = checkContextIdentifier(contextIdentifier)
+	if t.err == nil && systemUserToken == "" {
+		t.err = argError("system user token is empty")
+	}
+	if t.err != nil {
+		t.st.Store(&tenantState{id: contextIdentifier}) // never cached or exchanged
+	} else {
+		t.st.Store(c.state(contextIdentifier))
+	}
+	return t
+}
+
+// ContextIdentifier returns the tenant's id, as given to Client.Tenant.
+func (t *Tenant) ContextIdentifier() string { return t.st.Load().id }
+
+// Ticket returns a valid ticket for the tenant: from the cache while it is
+// fresh, exchanging the system user token only when needed.
+//
+//   - A ticket younger than Config.RefreshAge is returned as it is, without
+//     locks, clock reads or allocation.
+//   - An older one, still within Config.TicketLifetime, is returned while
+//     one exchange renews it in the background.
+//   - With no usable ticket, callers wait for one shared exchange; each
+//     caller's ctx bounds only its own wait, and the exchange runs on under
+//     its own timeout (Config.ExchangeTimeout) for the others. A caller
+//     whose ctx is already done starts nothing.
+//   - After a failure, callers get that error, without a new exchange, until
+//     a backoff passes (with jitter; 30 s after a refusal).
+//
+// No ticket is ever returned past its TicketLifetime. The result is shared
+// by all callers: treat it as read-only.
+func (t *Tenant) Ticket(ctx context.Context) (*SystemUserResult, error) {
+	if e := t.st.Load().cur.Load(); e != nil && e.fresh.Load() {
+		if t.c.sliding && !e.used.Load() {
+			e.used.Store(true)
+		}
+		return e.res, nil
+	}
+	return t.c.ticket(ctx, t)
+}
+
+// WebAPIURL returns the tenant's WebApi base URL (the webapi_url claim,
+// ending in "/api/"), from the cached ticket when there is one. Build
+// request URLs on it: WebAPIURL + "v1/Contact/2".
+func (t *Tenant) WebAPIURL(ctx context.Context) (string, error) {
+	res, err := t.Ticket(ctx)
+	if err != nil {
+		return "", err
+	}
+	return res.WebAPIURL, nil
+}
+
+// Invalidate drops the tenant's cached ticket if it is still ticket, for
+// example after the WebApi answered 401 to it, here and in the shared
+// store. A ticket that was already replaced is left alone, so a burst of
+// 401s for one ticket costs one new exchange. It reports whether it dropped
+// anything. The transport calls it itself.
+func (t *Tenant) Invalidate(ctx context.Context, ticket string) bool {
+	st := t.liveState()
+	dropped := st.dropLocal(ticket)
+	if t.c.store != nil && t.err == nil {
+		ok, err := t.c.store.CompareAndDelete(ctx, st.id, ticket)
+		if err != nil {
+			t.c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store delete failed", slog.String("tenant", st.id), slog.String("error", err.Error()))
+		}
+		dropped = dropped || ok
+	}
+	if dropped {
+		t.c.log.LogAttrs(ctx, slog.LevelInfo, "sysuser: ticket invalidated", slog.String("tenant", st.id))
+	}
+	return dropped
+}
+
+// Transport returns an http.RoundTripper that calls the tenant's WebApi as
+// its system user, sending through base (nil means http.DefaultTransport).
+// See HTTPClient for what it does to each request.
+func (t *Tenant) Transport(base http.RoundTripper) http.RoundTripper {
+	return &transport{tenant: t, base: base}
+}
+
+// HTTPClient returns an *http.Client for the tenant's WebApi, through
+// Transport(nil), with an overall timeout of 2 minutes per request. Each
+// request gets
+//
+//	Authorization: SOTicket <ticket>
+//	SO-AppToken: <application token>
+//
+// with the ticket from Ticket, replacing any Authorization or SO-AppToken
+// the caller set: a request through it is the system user's. The
+// credentials go only to the tenant's WebApi: a request whose scheme, host
+// and port are not those of its webapi_url fails with ErrNotWebAPI before
+// anything is sent, and so does a redirect away from it. When the WebApi
+// answers 401 Unauthorized, the ticket is invalidated and the request
+// retried once with a new one, if its body can be replayed (it has none, or
+// GetBody is set, as http.NewRequest does for common bodies); otherwise the
+// 401 is returned. The caller's request is never modified.
+func (t *Tenant) HTTPClient() *http.Client {
+	return &http.Client{Transport: t.Transport(nil), Timeout: webAPITimeout}
+}
+
+// liveState returns the tenant's state, looking it up again if a sweep
+// dropped the one the handle had.
+func (t *Tenant) liveState() *tenantState {
+	st := t.st.Load()
+	if t.err != nil {
+		return st
+	}
+	for {
+		st.mu.Lock()
+		dead := st.dead
+		st.mu.Unlock()
+		if !dead {
+			return st
+		}
+		next := t.c.state(st.id)
+		t.st.CompareAndSwap(st, next)
+		st = t.st.Load()
+	}
+}
