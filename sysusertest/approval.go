@@ -19,8 +19,11 @@ func (s *Server) OIDCIssuer() string { return s.Root }
 // redirect URL when the tenant's administrator approves the application:
 // RS256 by the fake's key, issued by OIDCIssuer to clientID, carrying the
 // tenant's system user token (see AddTenant), its ctx, URLs and serial, the
-// administrator's identity, and nonce when it is not empty. The tenant must
-// have been added.
+// administrator's identity, and nonce when it is not empty. Its claims are
+// those of a real SuperOffice id_token (identityprovider "central-superid",
+// is_administrator "True", string associateid, upn, initials,
+// so_primary_email_address, ...) plus system_token; nbf is iat - 60 s and
+// exp is iat + Options.TokenLifetime. The tenant must have been added.
 func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, error) {
 	now := s.opts.Clock()
 	s.mu.Lock()
@@ -32,26 +35,25 @@ func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, err
 	}
 	upn := "admin@" + strings.ToLower(contextIdentifier) + ".example"
 	claims := map[string]any{
-		"iss":                            s.Root,
-		"aud":                            clientID,
-		"sub":                            upn,
-		"iat":                            now.Unix(),
-		"nbf":                            now.Unix(),
-		"exp":                            now.Add(s.opts.TokenLifetime).Unix(),
-		"c_hash":                         "sysusertest",
-		claimPrefix + "system_token":     t.token,
-		claimPrefix + "ctx":              contextIdentifier,
-		claimPrefix + "serial":           t.serial,
-		claimPrefix + "webapi_url":       s.WebAPIURL(contextIdentifier),
-		claimPrefix + "netserver_url":    s.Root + "/" + contextIdentifier + "/Remote/Services88/",
-		claimPrefix + "upn":              upn,
-		claimPrefix + "email":            upn,
-		claimPrefix + "associateid":      "1",
-		claimPrefix + "firstname":        "Ada",
-		claimPrefix + "lastname":         "Admin",
-		claimPrefix + "is_administrator": "True",
-		claimPrefix + "identityprovider": s.Root,
-		claimPrefix + "company_name":     contextIdentifier + " AS",
+		"iss":                                    s.Root,
+		"aud":                                    clientID,
+		"sub":                                    upn,
+		"iat":                                    now.Unix(),
+		"nbf":                                    now.Add(-nbfBefore).Unix(),
+		"exp":                                    now.Add(s.opts.TokenLifetime).Unix(),
+		claimPrefix + "associateid":              "1",
+		claimPrefix + "identityprovider":         "central-superid",
+		claimPrefix + "email":                    upn,
+		claimPrefix + "upn":                      upn,
+		claimPrefix + "is_administrator":         "True",
+		claimPrefix + "ctx":                      contextIdentifier,
+		claimPrefix + "company_name":             contextIdentifier + " AS",
+		claimPrefix + "serial":                   t.serial,
+		claimPrefix + "netserver_url":            s.Root + "/" + contextIdentifier + "/Remote/Services88/",
+		claimPrefix + "webapi_url":               s.WebAPIURL(contextIdentifier),
+		claimPrefix + "initials":                 "AA",
+		claimPrefix + "so_primary_email_address": upn,
+		claimPrefix + "system_token":             t.token,
 	}
 	if nonce != "" {
 		claims["nonce"] = nonce
@@ -59,14 +61,18 @@ func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, err
 	return key.sign(claims), nil
 }
 
-// serveOpenIDConfiguration answers with metadata shaped like SuperOffice's.
+// serveOpenIDConfiguration answers with metadata shaped like SuperOffice's,
+// naming only endpoints the fake serves: no authorization or token
+// endpoint, since it has no code flow.
 func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"issuer":                                s.Root,
-		"authorization_endpoint":                s.URL + "/common/oauth/authorize",
-		"token_endpoint":                        s.URL + "/common/oauth/tokens",
-		"jwks_uri":                              s.Root + JWKSPath,
+		"jwks_uri":                              s.URL + "/.well-known/jwks",
 		"scopes_supported":                      []string{"openid"},
 		"response_modes_supported":              []string{"form_post", "fragment", "query"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token", "token"},

@@ -8,8 +8,9 @@ import (
 	"net/http"
 )
 
-// serveJWKS publishes the fake's signing key as SuperOffice does at
-// /login/.well-known/jwks.
+// serveJWKS publishes the fake's signing keys as SuperOffice does at
+// /login/.well-known/jwks: the current key first (SuperOffice's Python
+// sample takes keys[0]), then the earlier ones, newest first.
 func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.WriteHeader(http.StatusMethodNotAllowed)
@@ -18,8 +19,8 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.jwksHits++
 	keys := make([]any, 0, len(s.keys))
-	for _, k := range s.keys {
-		keys = append(keys, k.jwk())
+	for i := len(s.keys) - 1; i >= 0; i-- {
+		keys = append(keys, s.keys[i].jwk())
 	}
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")

@@ -4,9 +4,29 @@
 // The fake behaves like PartnerSystemUserService over SOAP and REST: it
 // checks the application token, verifies the signed system user token with
 // the application's public key, refuses a stale timestamp, and answers with
-// an RS256 JWT it signs with its own key, published at /login/.well-known/jwks
-// and as a certificate for pinning. Tickets it issues are accepted by a fake
-// WebApi below the same server, at /{tenant}/api/.
+// an RS256 JWT it signs with its own key. Tickets it issues are accepted by a
+// fake WebApi below the same server, at /{tenant}/api/, until they have gone
+// unused for Options.TicketLifetime (6 hours, sliding, as SuperOffice
+// documents). Approve mints the id_token SuperID posts when an administrator
+// approves the application.
+//
+// What it serves, below URL (the root + /login), with paths matched without
+// regard to case as IIS does:
+//
+//   - /services/PartnerSystemUserService.svc: SOAP 1.1 Authenticate; a GET
+//     with ?wsdl or ?singleWsdl returns SuperOffice's WSDL with the
+//     fake's own address in it, for WSDL-driven clients.
+//   - /api/PartnerSystemUser/Authenticate: the JSON twin.
+//   - /.well-known/jwks: the signing keys, the current one first; also
+//     available as a certificate for pinning (Certificate).
+//   - /.well-known/openid-configuration: metadata naming only what the fake
+//     serves.
+//
+// Its tokens are shaped like SuperOffice's: claims under
+// "http://schemes.superoffice.net/identity/" (schemes, as SuperOffice spells
+// it), nbf one minute before iat and exp Options.TokenLifetime (five
+// minutes) after it. The listen address is a random loopback port unless
+// Options.Addr names one.
 //
 //	srv, err := sysusertest.NewServer(sysusertest.Options{
 //		ApplicationToken: "app-token",
@@ -33,6 +53,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,14 +63,29 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// SuperOffice's messages for the refusals the fake makes, as
-// AuthenticationResponse.ErrorMessage.
+// The messages the fake refuses with, as AuthenticationResponse.ErrorMessage.
+// Only MsgInvalidTimestamp and MsgInvalidSignature are SuperOffice's
+// documented texts; the others are the fake's own wording.
 const (
-	MsgInvalidTimestamp        = "The supplied timestamp is invalid"
-	MsgInvalidSignature        = "Calculated signature is invalid"
+	// MsgInvalidTimestamp is SuperOffice's documented text for error code 6
+	// (InvalidTimestamp): the signed token's timestamp is malformed or too
+	// far from the service's clock.
+	MsgInvalidTimestamp = "The supplied timestamp is invalid"
+	// MsgInvalidSignature is SuperOffice's documented text for error code 7
+	// (InvalidSignature): the signature does not verify with the
+	// application's public key.
+	MsgInvalidSignature = "Calculated signature is invalid"
+	// MsgInvalidApplicationToken refuses an unknown application token. The
+	// fake's own wording; SuperOffice's text for this case is not documented.
 	MsgInvalidApplicationToken = "The application token is invalid"
-	MsgUnknownSystemUserToken  = "The system user token is not valid for this customer"
-	MsgMalformedSignedToken    = "The signed system token is malformed"
+	// MsgUnknownSystemUserToken refuses a system user token the tenant does
+	// not hold, or an unknown tenant. The fake's own wording; SuperOffice's
+	// text for this case is not documented.
+	MsgUnknownSystemUserToken = "The system user token is not valid for this customer"
+	// MsgMalformedSignedToken refuses a signed token that is not
+	// TOKEN.timestamp.signature. The fake's own wording; SuperOffice's text
+	// for this case is not documented.
+	MsgMalformedSignedToken = "The signed system token is malformed"
 )
 
 // Paths the fake serves, below its root. URL is the root + LoginPath.
@@ -63,11 +99,22 @@ const (
 // Issuer is the iss the fake writes, as SuperOffice does.
 const Issuer = "SuperOffice AS"
 
-// Claim names the fake writes.
-const claimPrefix = "http://schemas.superoffice.net/identity/"
+// claimPrefix is the namespace of SuperOffice's claims: "schemes", as
+// SuperOffice spells it (not "schemas").
+const claimPrefix = "http://schemes.superoffice.net/identity/"
+
+// nbfBefore is how long before iat SuperOffice's tokens say they are valid:
+// real tokens carry nbf = iat - 60.
+const nbfBefore = 60 * time.Second
 
 // Options configure a Server.
 type Options struct {
+	// Addr is the TCP address the fake listens on, such as
+	// "127.0.0.1:8089", for a client outside the test process (a Python or
+	// Node program driven by the WSDL) that needs a fixed URL. Empty means a
+	// random port on the loopback interface, as httptest.NewServer does.
+	// NewServer fails when it cannot listen there.
+	Addr string
 	// ApplicationToken is the application's client secret the fake
 	// expects. Required.
 	ApplicationToken string
@@ -83,10 +130,14 @@ type Options struct {
 	// MaxClockSkew is how far a signed token's timestamp may be from the
 	// fake's clock. Zero means 5 minutes.
 	MaxClockSkew time.Duration
-	// TokenLifetime is the JWT's exp - iat. Zero means 5 minutes.
+	// TokenLifetime is the JWT's exp - iat, for exchange tokens and
+	// approval id_tokens. Zero means 5 minutes, as in SuperOffice's tokens.
+	// Whatever it is, nbf is iat - 60 s, as in SuperOffice's tokens.
 	TokenLifetime time.Duration
-	// TicketLifetime is how long the fake WebApi accepts a ticket. Zero
-	// means 6 hours, as SuperOffice documents.
+	// TicketLifetime is how long a ticket may go unused before the fake
+	// WebApi refuses it with 401. The expiry is sliding: every request the
+	// WebApi accepts with the ticket starts it again. Zero means 6 hours, as
+	// SuperOffice documents.
 	TicketLifetime time.Duration
 }
 
@@ -101,7 +152,7 @@ type Server struct {
 	srv  *httptest.Server
 
 	mu        sync.Mutex
-	keys      []*signingKey      // the current one last; all are published
+	keys      []*signingKey      // oldest first, the current one last; all are published
 	tenants   map[string]*tenant // by context identifier
 	tickets   map[string]ticketInfo
 	jwksHits  int
@@ -170,11 +221,11 @@ type tenant struct {
 
 type ticketInfo struct {
 	tenant   string
-	issuedAt time.Time
+	lastUsed time.Time // issued, or last accepted by the WebApi
 	revoked  bool
 }
 
-// NewServer starts a fake. Close it when done.
+// NewServer starts a fake, listening on Options.Addr. Close it when done.
 func NewServer(opts Options) (*Server, error) {
 	if opts.ApplicationToken == "" {
 		return nil, errors.New("sysusertest: Options.ApplicationToken is empty")
@@ -198,15 +249,31 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil && opts.Addr == "" {
+		l, err = net.Listen("tcp6", "[::1]:0") // as httptest does without IPv4
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sysusertest: listening on %q: %w", addr, err)
+	}
 	s := &Server{
 		opts:    opts,
 		keys:    []*signingKey{sk},
 		tenants: map[string]*tenant{},
 		tickets: map[string]ticketInfo{},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.route))
-	s.Root = s.srv.URL
-	s.URL = s.srv.URL + LoginPath
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.route))
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	// Set before serving: handlers read them. httptest names the server
+	// the same way.
+	s.Root = "http://" + l.Addr().String()
+	s.URL = s.Root + LoginPath
+	s.srv.Start()
 	return s, nil
 }
 
@@ -306,6 +373,8 @@ func (s *Server) WebAPIURL(contextIdentifier string) string {
 	return s.Root + "/" + contextIdentifier + "/api/"
 }
 
+// route dispatches on the path, ignoring its case as IIS does: SuperOffice
+// answers at /Login/services/... and /login/Services/... alike.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
@@ -313,11 +382,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveSOAP(w, r)
 	case strings.EqualFold(p, RESTPath):
 		s.serveREST(w, r)
-	case p == JWKSPath:
+	case strings.EqualFold(p, JWKSPath):
 		s.serveJWKS(w, r)
-	case p == OpenIDConfigurationPath:
+	case strings.EqualFold(p, OpenIDConfigurationPath):
 		s.serveOpenIDConfiguration(w, r)
-	case strings.Contains(p, "/api/"):
+	case strings.Contains(strings.ToLower(p), "/api/"):
 		s.serveWebAPI(w, r)
 	default:
 		http.NotFound(w, r)
@@ -398,12 +467,12 @@ func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, no
 		return nil, t.refusal
 	}
 	ticket := newTicket()
-	s.tickets[ticket] = ticketInfo{tenant: strings.ToLower(contextIdentifier), issuedAt: now}
+	s.tickets[ticket] = ticketInfo{tenant: strings.ToLower(contextIdentifier), lastUsed: now}
 	claims = map[string]any{
 		"iss":                            Issuer,
 		"aud":                            "spn:" + t.serial,
 		"iat":                            now.Unix(),
-		"nbf":                            now.Unix(),
+		"nbf":                            now.Add(-nbfBefore).Unix(),
 		"exp":                            now.Add(s.opts.TokenLifetime).Unix(),
 		claimPrefix + "ticket":           ticket,
 		claimPrefix + "ctx":              contextIdentifier,

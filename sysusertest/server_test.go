@@ -102,10 +102,10 @@ func TestRESTIssuesAVerifiableToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Header["kid"] != s.KeyID() || claims["aud"] != "spn:"+claims["http://schemas.superoffice.net/identity/serial"].(string) {
+	if tok.Header["kid"] != s.KeyID() || claims["aud"] != "spn:"+claims["http://schemes.superoffice.net/identity/serial"].(string) {
 		t.Fatalf("header %v, claims %v", tok.Header, claims)
 	}
-	if !strings.HasPrefix(claims["http://schemas.superoffice.net/identity/ticket"].(string), "7T:") {
+	if !strings.HasPrefix(claims["http://schemes.superoffice.net/identity/ticket"].(string), "7T:") {
 		t.Fatal("no ticket")
 	}
 	if s.Exchanges("Cust1") != 1 || s.IssuedTickets() != 1 {
@@ -191,7 +191,7 @@ func TestWebAPIAcceptsOnlyItsTickets(t *testing.T) {
 	_, token, _ := rest(t, s, "app", "Cust1", sign(t, "tok. with dots", now))
 	claims := jwt.MapClaims{}
 	jwt.NewParser().ParseUnverified(token, claims)
-	ticket := claims["http://schemas.superoffice.net/identity/ticket"].(string)
+	ticket := claims["http://schemes.superoffice.net/identity/ticket"].(string)
 	call := func(tenant, auth, app string) int {
 		req, _ := http.NewRequest(http.MethodGet, s.WebAPIURL(tenant)+"v1/Contact/2", nil)
 		req.Header.Set("Authorization", auth)

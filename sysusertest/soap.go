@@ -2,9 +2,12 @@ package sysusertest
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/xml"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -17,9 +20,24 @@ const (
 	SOAPAction = `"` + partnerNS + `/IPartnerSystemUserService/Authenticate"`
 )
 
+// wsdl is SuperOffice's own WSDL of PartnerSystemUserService, as its
+// service publishes it. Its soap:address locations name SuperOffice's host;
+// serveWSDL replaces them with the fake's.
+//
+//go:embed PartnerSystemUserService.wsdl
+var wsdl string
+
+// soapAddress matches the location of each soap:address in wsdl.
+var soapAddress = regexp.MustCompile(`<soap:address location="[^"]*"`)
+
 // serveSOAP handles PartnerSystemUserService's Authenticate over SOAP 1.1,
-// answering as a WCF basicHttpBinding service does.
+// answering as a WCF basicHttpBinding service does, and serves the WSDL to
+// a GET with ?wsdl or ?singleWsdl.
 func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && asksForWSDL(r.URL.RawQuery) {
+		s.serveWSDL(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
@@ -85,6 +103,38 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(`</AuthenticationResponse></s:Body></s:Envelope>`)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Write(b.Bytes())
+}
+
+// asksForWSDL reports whether the query asks a WCF service for its WSDL:
+// a "wsdl" or "singleWsdl" key, in any case.
+func asksForWSDL(rawQuery string) bool {
+	q, _ := url.ParseQuery(rawQuery)
+	for k := range q {
+		if strings.EqualFold(k, "wsdl") || strings.EqualFold(k, "singleWsdl") {
+			return true
+		}
+	}
+	return false
+}
+
+// serveWSDL answers with SuperOffice's WSDL, every soap:address pointing at
+// the fake's SOAP endpoint on the host the request named (the fake's URL,
+// unless the client reached it by another name), so that a WSDL-driven
+// client posts to the fake.
+func (s *Server) serveWSDL(w http.ResponseWriter, r *http.Request) {
+	base := s.Root
+	if r.Host != "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	var loc bytes.Buffer
+	xml.EscapeText(&loc, []byte(base+SOAPPath))
+	doc := soapAddress.ReplaceAllLiteralString(wsdl, `<soap:address location="`+loc.String()+`"`)
+	w.Header().Set("Content-Type", "text/xml; charset=UTF-8")
+	io.WriteString(w, doc)
 }
 
 func soapFault(w http.ResponseWriter, status int, code, msg string) {

@@ -6,15 +6,22 @@ import (
 	"strings"
 )
 
-// serveWebAPI is a fake tenant WebApi below /{tenant}/api/. It accepts a
-// request only with "Authorization: SOTicket <ticket>" naming a ticket the
-// fake issued for that tenant, not revoked and not older than
-// TicketLifetime, and "SO-AppToken: <application token>". It answers 401
-// otherwise, and otherwise echoes what it was asked as JSON.
+// serveWebAPI is a fake tenant WebApi below /{tenant}/api/ (the path's case
+// does not matter, as with IIS). It accepts a request only with
+// "Authorization: SOTicket <ticket>" naming a ticket the fake issued for that
+// tenant, not revoked and used less than TicketLifetime ago, and
+// "SO-AppToken: <application token>"; each request it accepts renews the
+// ticket for another TicketLifetime (SuperOffice's sliding expiration). It
+// answers 401 otherwise, and otherwise echoes what it was asked as JSON.
 func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/")
-	tenantID, path, ok := strings.Cut(rest, "/api/")
-	if !ok || tenantID == "" || strings.Contains(tenantID, "/") {
+	i := strings.Index(strings.ToLower(rest), "/api/")
+	if i < 0 {
+		http.NotFound(w, r)
+		return
+	}
+	tenantID, path := rest[:i], rest[i+len("/api/"):]
+	if tenantID == "" || strings.Contains(tenantID, "/") {
 		http.NotFound(w, r)
 		return
 	}
@@ -24,8 +31,12 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	t := s.tenants[strings.ToLower(tenantID)]
 	info, known := s.tickets[ticket]
 	authorized := t != nil && strings.EqualFold(scheme, "SOTicket") && known && !info.revoked &&
-		info.tenant == strings.ToLower(tenantID) && now.Sub(info.issuedAt) < s.opts.TicketLifetime &&
+		info.tenant == strings.ToLower(tenantID) && now.Sub(info.lastUsed) < s.opts.TicketLifetime &&
 		r.Header.Get("SO-AppToken") == s.opts.ApplicationToken
+	if authorized && now.After(info.lastUsed) {
+		info.lastUsed = now // sliding expiration
+		s.tickets[ticket] = info
+	}
 	if t != nil {
 		t.webapiCalls++
 	}
