@@ -45,11 +45,9 @@ func ExampleSigner_SignAt() {
 	parts := strings.Split(signed, ".")
 	fmt.Println(strings.Join(parts[:2], "."))
 	fmt.Println(len(parts[2]), "characters of base64 signature")
-	fmt.Println(signer) // never prints the key
 	// Output:
 	// SuperOffice DevNet Node OIDC-8k8Q7DmBgo.202611231234
 	// 344 characters of base64 signature
-	// sysuser.Signer{key: RSA-2048 [redacted]}
 }
 
 func ExampleClient_Exchange() {

@@ -307,4 +307,3 @@ func (k jwk) rsaKey() (*rsa.PublicKey, error) {
 	}
 	return pub, nil
 }
-

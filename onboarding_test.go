@@ -113,8 +113,14 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("public key bytes"))
 			return s
 		}, "", jwt.ErrTokenSignatureInvalid, ""},
-		{"no system_token", func(c jwt.MapClaims) string { delete(c, "http://schemes.superoffice.net/identity/system_token"); return env.fake.Sign(c) }, "", nil, "system_token"},
-		{"no ctx", func(c jwt.MapClaims) string { delete(c, "http://schemes.superoffice.net/identity/ctx"); return env.fake.Sign(c) }, "", nil, "ctx"},
+		{"no system_token", func(c jwt.MapClaims) string {
+			delete(c, "http://schemes.superoffice.net/identity/system_token")
+			return env.fake.Sign(c)
+		}, "", nil, "system_token"},
+		{"no ctx", func(c jwt.MapClaims) string {
+			delete(c, "http://schemes.superoffice.net/identity/ctx")
+			return env.fake.Sign(c)
+		}, "", nil, "ctx"},
 		{"nonce differs", func(c jwt.MapClaims) string { return env.fake.Sign(c) }, "another-nonce", nil, "nonce"},
 		{"nonce missing", func(c jwt.MapClaims) string { delete(c, "nonce"); return env.fake.Sign(c) }, "n-1", nil, "nonce"},
 	}

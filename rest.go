@@ -23,7 +23,7 @@ type restRequest struct {
 func (c *Client) authenticateREST(ctx context.Context, signedToken, contextIdentifier string) (*authResponse, error) {
 	body, err := json.Marshal(restRequest{
 		SignedSystemToken: signedToken,
-		ApplicationToken:  c.secrets.appToken,
+		ApplicationToken:  *c.appToken,
 		ContextIdentifier: contextIdentifier,
 		ReturnTokenType:   "JWT",
 	})

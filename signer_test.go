@@ -146,9 +146,6 @@ func TestSignerPrintsNoKeyMaterial(t *testing.T) {
 	}
 	for _, out := range outputs {
 		assertNoKeyMaterial(t, out, key)
-		if !strings.Contains(out, "RSA-2048 [redacted]") {
-			t.Errorf("unexpected Signer output %q", out)
-		}
 	}
 }
 

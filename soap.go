@@ -48,7 +48,7 @@ func (c *Client) authenticateSOAP(ctx context.Context, signedToken, contextIdent
 	resp, body, err := send(ctx, c.http, request{
 		method: http.MethodPost,
 		url:    c.loginURL + soapPath,
-		body:   soapRequest(c.secrets.appToken, contextIdentifier, signedToken),
+		body:   soapRequest(*c.appToken, contextIdentifier, signedToken),
 		header: [][2]string{{"Content-Type", "text/xml; charset=utf-8"}, {"SOAPAction", `"` + soapAction + `"`}, {"Accept", "text/xml"}},
 	})
 	if err != nil {

@@ -19,9 +19,10 @@ import (
 // use; make one per application, share it, and Close it when done.
 //
 // A Client keeps its secrets (the application token, the key) behind
-// unexported pointers: printing it shows addresses, never a secret.
+// unexported pointers to strings and keys, which fmt never follows: printing
+// a Client, with any verb, shows addresses, never a secret.
 type Client struct {
-	secrets  *clientSecrets
+	appToken *string // see hidden
 	signer   *Signer
 	loginURL string
 	protocol Protocol
@@ -50,16 +51,16 @@ type Client struct {
 	closed          atomic.Bool
 }
 
-// clientSecrets holds what a Client must never print. It sits behind a
-// pointer so that printing a Client shows an address.
-type clientSecrets struct {
-	appToken string
-}
+// hidden keeps a secret string where fmt cannot print it. fmt follows a
+// pointer to a struct one level down (with a bad verb such as %s on a
+// pointer field, even below the top level) but never follows a pointer to
+// a string: a *string field prints as an address, with every verb.
+func hidden(s string) *string { return &s }
 
 // NewClient checks cfg and returns a Client. Errors match ErrInvalidConfig,
 // or ErrInvalidKey for an unusable private key.
 func NewClient(cfg Config) (*Client, error) {
-	c := &Client{secrets: &clientSecrets{appToken: cfg.ApplicationToken}, protocol: cfg.Protocol, clock: cfg.Clock, log: cfg.Logger}
+	c := &Client{appToken: hidden(cfg.ApplicationToken), protocol: cfg.Protocol, clock: cfg.Clock, log: cfg.Logger}
 	if cfg.ApplicationToken == "" {
 		return nil, configError("ApplicationToken is empty")
 	}

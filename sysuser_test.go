@@ -379,7 +379,10 @@ func TestTokenVerification(t *testing.T) {
 		}, jwt.ErrTokenSignatureInvalid, "PS256"},
 		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidIssuer, ""},
 		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
-		{"audience without serial", func(c map[string]any) string { delete(c, "http://schemes.superoffice.net/identity/serial"); return env.fake.Sign(c) }, nil, "serial"},
+		{"audience without serial", func(c map[string]any) string {
+			delete(c, "http://schemes.superoffice.net/identity/serial")
+			return env.fake.Sign(c)
+		}, nil, "serial"},
 		{"expired", func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
 			return env.fake.Sign(c)
@@ -389,8 +392,14 @@ func TestTokenVerification(t *testing.T) {
 			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
 			return env.fake.Sign(c)
 		}, jwt.ErrTokenNotValidYet, ""},
-		{"no ticket", func(c map[string]any) string { delete(c, "http://schemes.superoffice.net/identity/ticket"); return env.fake.Sign(c) }, nil, "ticket claim"},
-		{"other tenant", func(c map[string]any) string { c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"; return env.fake.Sign(c) }, nil, "Cust666"},
+		{"no ticket", func(c map[string]any) string {
+			delete(c, "http://schemes.superoffice.net/identity/ticket")
+			return env.fake.Sign(c)
+		}, nil, "ticket claim"},
+		{"other tenant", func(c map[string]any) string {
+			c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"
+			return env.fake.Sign(c)
+		}, nil, "Cust666"},
 		{"unknown kid", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, jwt.ErrTokenUnverifiable, "FFFF"},
 		{"not a JWT", func(c map[string]any) string { return "not-a-jwt" }, jwt.ErrTokenMalformed, ""},
 		{"tampered payload", func(c map[string]any) string {

@@ -12,17 +12,13 @@ import (
 // tenant's WebApi. Make one per tenant with Client.Tenant and keep it; it is
 // safe for concurrent use and costs nothing while unused.
 //
-// The system user token sits behind an unexported pointer: printing a
-// Tenant shows addresses, never the token.
+// The system user token sits behind an unexported pointer to a string:
+// printing a Tenant, with any verb, shows addresses, never the token.
 type Tenant struct {
-	c      *Client
-	st     atomic.Pointer[tenantState]
-	secret *tenantSecret
-	err    error // a bad argument to Client.Tenant, reported by Ticket
-}
-
-type tenantSecret struct {
-	systemUserToken string
+	c     *Client
+	st    atomic.Pointer[tenantState]
+	token *string // the system user token; see hidden
+	err   error   // a bad argument to Client.Tenant, reported by Ticket
 }
 
 // Tenant returns the handle for the tenant contextIdentifier (such as
@@ -31,7 +27,7 @@ type tenantSecret struct {
 // Invalid arguments are reported by the handle's Ticket, as errors matching
 // ErrInvalidArgument.
 func (c *Client) Tenant(contextIdentifier, systemUserToken string) *Tenant {
-	t := &Tenant{c: c, secret: &tenantSecret{systemUserToken: systemUserToken}}
+	t := &Tenant{c: c, token: hidden(systemUserToken)}
 	t.err = checkContextIdentifier(contextIdentifier)
 	if t.err == nil && systemUserToken == "" {
 		t.err = argError("system user token is empty")

@@ -129,14 +129,14 @@ func (c *Client) ticket(ctx context.Context, t *Tenant) (*SystemUserResult, erro
 			c.touch(e, now)
 			return e.res, nil
 		case phaseRenew:
-			c.renew(ctx, st, t.secret.systemUserToken, now)
+			c.renew(ctx, st, *t.token, now)
 			return e.res, nil
 		}
 	}
 	if t.err != nil {
 		return nil, t.err
 	}
-	return c.await(ctx, st, t.secret.systemUserToken)
+	return c.await(ctx, st, *t.token)
 }
 
 // touch records a use of a ticket whose lifetime slides.

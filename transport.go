@@ -100,7 +100,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *transport) send(req *http.Request, ticket string) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.Header.Set("Authorization", "SOTicket "+ticket)
-	out.Header.Set("SO-AppToken", t.tenant.c.secrets.appToken)
+	out.Header.Set("SO-AppToken", *t.tenant.c.appToken)
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
