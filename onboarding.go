@@ -2,260 +2,482 @@ package sysuser
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
-// ApprovalConfig configures an ApprovalVerifier. ClientID and a place to
-// get keys from (Environment, LoginURL or Certificate) are required.
-type ApprovalConfig struct {
+// OnboardingConfig configures an Onboarding. ClientID, ClientSecret,
+// RedirectURL, StateKey, OnApproval and a place to talk to (Environment or
+// LoginURL) are required.
+//
+// It holds secrets: fmt and log/slog show which are set, never their values.
+type OnboardingConfig struct {
 	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
 	Environment string
-	// LoginURL overrides Environment, as in Config. The expected issuer is
-	// its scheme and host ("https://sod.superoffice.com"), as SuperOffice's
-	// OpenID Connect metadata gives it, and the key set is at
-	// LoginURL + "/.well-known/jwks".
+	// LoginURL overrides Environment, as in Config. The authorize and token
+	// endpoints are LoginURL + "/common/oauth/authorize" and
+	// LoginURL + "/common/oauth/tokens"; the id_token's issuer is its scheme
+	// and host.
 	LoginURL string
-	// Issuer overrides the issuer derived from the login URL.
-	Issuer string
-	// ClientID is the application's client id: the id_token's audience.
-	ClientID string
-	// Certificate optionally pins SuperOffice's signing certificate, as in
-	// Config.Certificate; otherwise keys come from the JWKS by kid.
+	// ClientID and ClientSecret are the application's OAuth credentials
+	// from SuperOffice's developer portal. The secret is sent to the token
+	// endpoint only (client_secret_post).
+	ClientID, ClientSecret string
+	// RedirectURL is the application's registered redirect URL, where
+	// Onboarding's ServeHTTP must be mounted.
+	RedirectURL string
+	// StateKey protects the browser state (state, nonce and PKCE verifier)
+	// that Start keeps in a cookie until the callback: at least 32 random
+	// bytes, the same on every replica, kept secret.
+	StateKey []byte
+	// FormPost asks SuperID to post the callback (response_mode form_post)
+	// instead of redirecting with a query (the default). The browser state
+	// cookie is then SameSite=None, which browsers accept only as Secure:
+	// on http it needs a browser that treats the host as secure (Chromium
+	// does so for localhost).
+	FormPost bool
+	// OnApproval receives each verified approval: store the system user
+	// token for the tenant and write the response (a redirect to a "done"
+	// page, say). An error makes the handler answer 500 without detail.
+	OnApproval func(w http.ResponseWriter, r *http.Request, a *Approval) error
+	// OnError receives every failed callback: an *AuthorizationError when
+	// the administrator declined or SuperOffice refused, ErrInvalidState
+	// for a callback this browser did not start (login CSRF) or one replayed,
+	// and verification or transport errors. Nil means a bare 400 page.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	// LegacyNonce, when set, makes ServeHTTP also accept an id_token
+	// form-posted by the deprecated implicit and hybrid flows, started by
+	// the application itself: it returns the nonce that login was started
+	// with (from the application's session), and the id_token must carry it.
+	LegacyNonce func(r *http.Request) string
+	// LegacySkipNonceCheck accepts legacy id_token posts without a nonce
+	// check: anyone can then post their own valid approval to the redirect
+	// URL (login CSRF). Only for applications that cannot keep a nonce.
+	LegacySkipNonceCheck bool
+	// Certificate, HTTPClient, Leeway and Clock are as in ApprovalConfig.
 	Certificate []byte
-	// HTTPClient fetches the key set. Nil means a client with timeouts.
-	HTTPClient *http.Client
-	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means 5
-	// minutes, as SuperOffice's own clients allow; negative means none.
-	Leeway time.Duration
-	// Clock returns the current time. Nil means time.Now.
-	Clock func() time.Time
-	// Logger receives why approvals were refused (never a token). Nil means
-	// no logging.
+	HTTPClient  *http.Client
+	Leeway      time.Duration
+	Clock       func() time.Time
+	// Logger receives why callbacks failed (never a code, token, verifier
+	// or secret). Nil means no logging.
 	Logger *slog.Logger
 }
 
-// An ApprovalVerifier checks the id_token SuperID posts to the
-// application's redirect URL when a tenant administrator approves the
-// application, and extracts the approval. It is safe for concurrent use.
-type ApprovalVerifier struct {
-	issuer   string
-	clientID string
-	keys     keySource
-	parser   *jwt.Parser
-	log      *slog.Logger
+func (c OnboardingConfig) describe() string {
+	set := func(ok bool) string {
+		if ok {
+			return "[set]"
+		}
+		return "[not set]"
+	}
+	return fmt.Sprintf("sysuser.OnboardingConfig{Environment: %q, LoginURL: %q, ClientID: %q, ClientSecret: %s, RedirectURL: %q, StateKey: %s, FormPost: %t}",
+		c.Environment, c.LoginURL, c.ClientID, set(c.ClientSecret != ""), c.RedirectURL, set(len(c.StateKey) > 0), c.FormPost)
 }
 
-// NewApprovalVerifier checks cfg and returns a verifier. Errors match
+// Format prints the config for every verb with its secrets shown as [set]
+// or [not set].
+func (c OnboardingConfig) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
+
+// LogValue describes the config to log/slog without its secrets.
+func (c OnboardingConfig) LogValue() slog.Value { return slog.StringValue(c.describe()) }
+
+// ErrInvalidState means an onboarding callback did not match a login this
+// browser started: no or a foreign state cookie, another state, an expired
+// or replayed login. It is how login CSRF and replays are refused.
+var ErrInvalidState = errors.New("sysuser: onboarding callback does not match a login this browser started")
+
+// AuthorizationError is an OAuth error from SuperID: at the callback (error
+// and error_description, "access_denied" when the administrator declined)
+// or from the token endpoint ("invalid_grant", ...).
+type AuthorizationError struct {
+	// Code is the OAuth error code, such as "access_denied".
+	Code string
+	// Description is SuperID's error_description, bounded and cleaned.
+	Description string
+	// StatusCode is the token endpoint's HTTP status, or 0 at the callback.
+	StatusCode int
+}
+
+// Error implements error.
+func (e *AuthorizationError) Error() string {
+	msg := "sysuser: SuperID answered " + e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
+// Onboarding lets a tenant's administrator approve the application by
+// SuperOffice's authorization code flow, with PKCE, state and nonce, and
+// hands the approval (the tenant's system user token) to OnApproval.
+//
+// Mount Start where the administrator clicks "Connect SuperOffice" and the
+// Onboarding itself (its ServeHTTP) at the RedirectURL:
+//
+//	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{...})
+//	http.HandleFunc("/connect", ob.Start)
+//	http.Handle("/superoffice/callback", ob)
+//
+// Start binds a fresh state, nonce and PKCE verifier to the browser in an
+// encrypted, HttpOnly cookie that lives 10 minutes. The callback accepts
+// GET (query) and POST (form_post); checks the state against the cookie in
+// constant time; redeems the code at the token endpoint; verifies the
+// id_token (RS256, SuperOffice's key, the environment's issuer, ClientID as
+// audience, the nonce, 5 minutes of skew); accepts each nonce once; clears
+// the cookie; and calls OnApproval. It is safe for concurrent use.
+type Onboarding struct {
+	cfg       OnboardingConfig
+	secret    *string // ClientSecret; see hidden
+	authorize string
+	tokenURL  string
+	verifier  *ApprovalVerifier
+	aead      cipher.AEAD
+	http      *http.Client
+	now       func() time.Time
+	log       *slog.Logger
+	secure    bool // cookies carry Secure
+	used      onceSet
+}
+
+// onboardingTTL is how long a started login may take.
+const onboardingTTL = 10 * time.Minute
+
+// maxCallbackBody caps a callback's form: a code and a state, or an
+// id_token, are a few KiB.
+const maxCallbackBody = 64 << 10
+
+// NewOnboarding checks cfg and returns an Onboarding. Errors match
 // ErrInvalidConfig.
-func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
-	if cfg.ClientID == "" {
-		return nil, configError("ClientID is empty; it is the id_token's audience")
+func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
+	switch {
+	case cfg.ClientID == "":
+		return nil, configError("ClientID is empty")
+	case cfg.ClientSecret == "":
+		return nil, configError("ClientSecret is empty; the token endpoint needs it")
+	case len(cfg.StateKey) < 32:
+		return nil, configError("StateKey has %d bytes; it needs at least 32 random bytes", len(cfg.StateKey))
+	case cfg.OnApproval == nil:
+		return nil, configError("OnApproval is nil; it stores the approval")
+	case cfg.LegacyNonce != nil && cfg.LegacySkipNonceCheck:
+		return nil, configError("set LegacyNonce or LegacySkipNonceCheck, not both")
+	}
+	redirect, err := url.Parse(cfg.RedirectURL)
+	if err != nil || redirect.Host == "" || (redirect.Scheme != "https" && !(redirect.Scheme == "http" && isLoopback(redirect.Hostname()))) {
+		return nil, configError("RedirectURL must be an absolute https URL (http only on a loopback host)")
 	}
 	login, err := resolveLoginURL(cfg.Environment, cfg.LoginURL)
 	if err != nil {
 		return nil, err
 	}
-	issuer := cfg.Issuer
-	if issuer == "" {
-		u, _ := url.Parse(login) // resolveLoginURL checked it
-		issuer = u.Scheme + "://" + u.Host
-	}
-	now := cfg.Clock
-	if now == nil {
-		now = time.Now
-	}
-	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger}
-	if v.log == nil {
-		v.log = slog.New(slog.DiscardHandler)
-	}
-	if v.keys, err = newKeySource(cfg.Certificate, login, safeHTTPClient(cfg.HTTPClient), now); err != nil {
-		return nil, err
-	}
-	v.parser = newParser(issuer, cfg.ClientID, leewayOrDefault(cfg.Leeway), now)
-	return v, nil
-}
-
-// Approval is what a verified approval id_token says: above all the
-// tenant and the system user token to store for it.
-//
-// SystemUserToken is a credential: fmt (every verb but %p on a value) and
-// log/slog show the approval without it. json.Marshal writes it.
-type Approval struct {
-	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
-	// it per tenant, as a secret.
-	SystemUserToken string
-	// ContextIdentifier is the tenant, e.g. "Cust12345".
-	ContextIdentifier string
-	// WebAPIURL and NetServerURL are the tenant's REST and SOAP bases.
-	WebAPIURL, NetServerURL string
-	// Serial is the tenant database's serial number.
-	Serial string
-	// Subject, Email, UPN, AssociateID, FirstName, LastName and
-	// IsAdministrator describe the administrator who approved.
-	Subject, Email, UPN, AssociateID, FirstName, LastName string
-	IsAdministrator                                       bool
-	// CompanyName and IdentityProvider, when present.
-	CompanyName, IdentityProvider string
-	// IssuedAt and ExpiresAt are the id_token's iat and exp.
-	IssuedAt, ExpiresAt time.Time
-	// Claims holds every claim of the verified id_token.
-	Claims map[string]any
-}
-
-// VerifyIDToken checks idToken as Verify does (RS256, SuperOffice's key,
-// the environment's issuer, ClientID as audience, exp required, the nonce
-// when it is not empty) and returns what it says, without requiring the
-// system_token and ctx claims: an id_token from a plain sign-in, where the
-// application did not ask for system user access, verifies too. Use Verify
-// to accept an approval.
-func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
+	v, err := NewApprovalVerifier(ApprovalConfig{LoginURL: login, ClientID: cfg.ClientID, Certificate: cfg.Certificate,
+		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	if nonce != "" {
-		if got, _ := claims["nonce"].(string); got != nonce {
-			return nil, tokenError("nonce does not match the one this login started with", nil)
-		}
+	mac := hmac.New(sha256.New, cfg.StateKey)
+	mac.Write([]byte("sysuser onboarding state cookie v1"))
+	block, _ := aes.NewCipher(mac.Sum(nil)) // a 32-byte key cannot fail
+	aead, _ := cipher.NewGCM(block)
+	o := &Onboarding{
+		cfg: cfg, secret: hidden(cfg.ClientSecret),
+		authorize: login + "/common/oauth/authorize", tokenURL: login + "/common/oauth/tokens",
+		verifier: v, aead: aead, http: safeHTTPClient(cfg.HTTPClient), now: cfg.Clock, log: cfg.Logger,
+		secure: redirect.Scheme == "https" || cfg.FormPost,
 	}
-	res := resultFromClaims(claims)
-	a := &Approval{
-		SystemUserToken:   claimString(res.Claims, claimSystemToken),
-		ContextIdentifier: res.ContextIdentifier,
-		WebAPIURL:         res.WebAPIURL,
-		NetServerURL:      res.NetServerURL,
-		Serial:            res.Serial,
-		Subject:           claimString(res.Claims, "sub"),
-		Email:             res.Email,
-		UPN:               res.UPN,
-		AssociateID:       res.AssociateID,
-		FirstName:         res.FirstName,
-		LastName:          res.LastName,
-		IsAdministrator:   res.IsAdministrator,
-		CompanyName:       res.CompanyName,
-		IdentityProvider:  res.IdentityProvider,
-		IssuedAt:          res.IssuedAt,
-		ExpiresAt:         res.ExpiresAt,
-		Claims:            res.Claims,
+	o.cfg.ClientSecret, o.cfg.StateKey = "", nil // kept hidden, not in cfg
+	if o.now == nil {
+		o.now = time.Now
 	}
-	return a, nil
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
 }
 
-// Verify checks idToken and returns the approval it carries. The token must
-// be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
-// issued by the environment's issuer to ClientID, not expired (exp is
-// required), carry the system_token and ctx claims, and, when nonce is not
-// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
-// cause); failures to fetch keys are returned as they are.
-func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := v.VerifyIDToken(ctx, idToken, nonce)
-	if err != nil {
-		return nil, err
+// browserState is what the cookie carries between Start and the callback.
+type browserState struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Expires  int64  `json:"e"`
+}
+
+// cookieName names the cookie of one login, so that logins started in
+// several tabs do not overwrite each other.
+func cookieName(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return "sysuser_onboarding_" + hex.EncodeToString(sum[:8])
+}
+
+// random returns n random bytes in base64url.
+func random(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Start begins an approval: it binds a fresh state, nonce and PKCE
+// verifier to the browser and redirects it to SuperID's authorize endpoint
+// (response_type=code, scope=openid, code_challenge_method=S256). Use it as
+// an http.HandlerFunc.
+func (o *Onboarding) Start(w http.ResponseWriter, r *http.Request) {
+	bs := browserState{State: random(24), Nonce: random(24), Verifier: random(48), Expires: o.now().Add(onboardingTTL).Unix()}
+	plain, _ := json.Marshal(bs)
+	name := cookieName(bs.State)
+	nonce := make([]byte, o.aead.NonceSize())
+	rand.Read(nonce)
+	sealed := o.aead.Seal(nonce, nonce, plain, []byte(name))
+	http.SetCookie(w, o.cookie(name, base64.RawURLEncoding.EncodeToString(sealed), int(onboardingTTL/time.Second)))
+	challenge := sha256.Sum256([]byte(bs.Verifier))
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {o.cfg.ClientID},
+		"redirect_uri":          {o.cfg.RedirectURL},
+		"scope":                 {"openid"},
+		"state":                 {bs.State},
+		"nonce":                 {bs.Nonce},
+		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
+		"code_challenge_method": {"S256"},
 	}
-	if a.SystemUserToken == "" {
-		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
+	if o.cfg.FormPost {
+		q.Set("response_mode", "form_post")
 	}
-	if a.ContextIdentifier == "" {
-		return nil, tokenError("ctx claim is missing", nil)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, o.authorize+"?"+q.Encode(), http.StatusFound)
+}
+
+// cookie makes the state cookie: HttpOnly, Path=/, short-lived, Secure
+// unless on plain loopback http; SameSite=Lax for query callbacks (a
+// top-level GET carries Lax cookies) and None for form_post callbacks (a
+// cross-site POST carries only None cookies).
+func (o *Onboarding) cookie(name, value string, maxAge int) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: o.secure, SameSite: http.SameSiteLaxMode}
+	if o.cfg.FormPost {
+		c.SameSite = http.SameSiteNoneMode
 	}
-	return a, nil
+	return c
 }
 
-func (a Approval) describe() string {
-	return fmt.Sprintf("sysuser.Approval{ContextIdentifier: %s, SystemUserToken: [redacted], WebAPIURL: %s, Email: %s}", a.ContextIdentifier, a.WebAPIURL, a.Email)
-}
-
-// Format prints the redacted description for every verb.
-func (a Approval) Format(f fmt.State, _ rune) { io.WriteString(f, a.describe()) }
-
-// LogValue gives log/slog the approval without the system user token.
-func (a Approval) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("context_identifier", a.ContextIdentifier),
-		slog.String("system_user_token", "[redacted]"),
-		slog.String("webapi_url", a.WebAPIURL),
-		slog.String("email", a.Email),
-	)
-}
-
-// maxApprovalBody caps the redirect POST: an id_token is a few KiB.
-const maxApprovalBody = 64 << 10
-
-// ApprovalHandler is the http.Handler for the application's redirect URL.
-// It accepts SuperID's form POST (response_mode form_post), verifies its
-// id_token with Verifier, and hands the approval to OnApproval, which
-// stores the system user token for the tenant and writes the response (a
-// redirect to a "thank you" page, say).
-//
-// Anything else gets a bare error: 405 for a method other than POST, 400
-// for a missing, oversized or invalid token (the reason is logged, never
-// sent), 500 if OnApproval returns an error.
-type ApprovalHandler struct {
-	// Verifier checks the id_token. Required.
-	Verifier *ApprovalVerifier
-	// Nonce, if set, returns the nonce this login was started with (from a
-	// cookie or session); the id_token must carry it.
-	Nonce func(r *http.Request) string
-	// OnApproval receives each verified approval. Required.
-	OnApproval func(w http.ResponseWriter, r *http.Request, a *Approval) error
-}
-
-// ServeHTTP implements http.Handler.
-func (h *ApprovalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+// ServeHTTP is the redirect URL's handler: the callback of the code flow
+// (GET with a query, or POST with a form), and, when configured, the
+// legacy id_token post.
+func (o *Onboarding) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxApprovalBody)
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, maxCallbackBody)
 	if err := r.ParseForm(); err != nil {
-		h.refuse(w, r, "the form could not be read", err)
+		o.fail(w, r, "the callback could not be read", fmt.Errorf("%w: the callback could not be read", ErrInvalidState))
 		return
 	}
-	idToken := r.PostForm.Get("id_token")
-	if idToken == "" {
-		h.refuse(w, r, "no id_token in the form", nil)
+	if r.Method == http.MethodPost && r.PostForm.Get("id_token") != "" && r.PostForm.Get("code") == "" {
+		o.legacy(w, r)
+		return
+	}
+	a, err := o.callback(r.Context(), w, r)
+	if err != nil {
+		o.fail(w, r, "the callback failed", err)
+		return
+	}
+	o.approve(w, r, a)
+}
+
+// callback checks the state, turns an error answer into an
+// *AuthorizationError, redeems the code and verifies the id_token.
+func (o *Onboarding) callback(ctx context.Context, w http.ResponseWriter, r *http.Request) (*Approval, error) {
+	state := r.Form.Get("state")
+	if state == "" {
+		return nil, fmt.Errorf("%w: the callback has no state", ErrInvalidState)
+	}
+	name := cookieName(state)
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: this browser has no login with that state", ErrInvalidState)
+	}
+	http.SetCookie(w, o.cookie(name, "", -1)) // one callback per login, whatever happens
+	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil || len(sealed) < o.aead.NonceSize() {
+		return nil, fmt.Errorf("%w: the state cookie is damaged", ErrInvalidState)
+	}
+	plain, err := o.aead.Open(nil, sealed[:o.aead.NonceSize()], sealed[o.aead.NonceSize():], []byte(name))
+	var bs browserState
+	if err != nil || json.Unmarshal(plain, &bs) != nil {
+		return nil, fmt.Errorf("%w: the state cookie was not made here", ErrInvalidState)
+	}
+	if subtle.ConstantTimeCompare([]byte(bs.State), []byte(state)) != 1 {
+		return nil, fmt.Errorf("%w: the state differs from the one this browser started with", ErrInvalidState)
+	}
+	if !o.now().Before(time.Unix(bs.Expires, 0)) {
+		return nil, fmt.Errorf("%w: the login started more than %s ago", ErrInvalidState, onboardingTTL)
+	}
+	if code := r.Form.Get("error"); code != "" {
+		return nil, &AuthorizationError{Code: serverText(code), Description: serverText(r.Form.Get("error_description"))}
+	}
+	code := r.Form.Get("code")
+	if code == "" {
+		return nil, fmt.Errorf("%w: the callback has neither code nor error", ErrInvalidState)
+	}
+	if !o.used.add("state:"+bs.State, time.Unix(bs.Expires, 0), o.now()) {
+		return nil, fmt.Errorf("%w: this login was already completed", ErrInvalidState)
+	}
+	idToken, err := o.redeem(ctx, code, bs.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	return o.verify(ctx, idToken, bs.Nonce)
+}
+
+// verify checks an id_token with nonce and accepts each nonce once.
+func (o *Onboarding) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	a, err := o.verifier.Verify(ctx, idToken, nonce)
+	if err != nil {
+		return nil, err
+	}
+	key := "nonce:" + nonce
+	if nonce == "" { // the legacy path without a nonce check: the token itself, once
+		sum := sha256.Sum256([]byte(idToken))
+		key = "id_token:" + hex.EncodeToString(sum[:])
+	}
+	if !o.used.add(key, a.ExpiresAt.Add(o.verifierLeeway()), o.now()) {
+		return nil, fmt.Errorf("%w: this approval was already accepted once", ErrInvalidState)
+	}
+	return a, nil
+}
+
+func (o *Onboarding) verifierLeeway() time.Duration { return leewayOrDefault(o.cfg.Leeway) }
+
+// tokenAnswer is the token endpoint's JSON answer.
+type tokenAnswer struct {
+	IDToken          string `json:"id_token"`
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+}
+
+// redeem exchanges the code for tokens (client_secret_post, with the PKCE
+// verifier) and returns the id_token.
+func (o *Onboarding) redeem(ctx context.Context, code, verifier string) (string, error) {
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {o.cfg.RedirectURL},
+		"client_id":     {o.cfg.ClientID},
+		"client_secret": {*o.secret},
+		"code_verifier": {verifier},
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultExchangeTimeout)
+	defer cancel()
+	resp, body, err := send(ctx, o.http, request{method: http.MethodPost, url: o.tokenURL, body: []byte(form.Encode()),
+		header: [][2]string{{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}}})
+	if err != nil {
+		return "", fmt.Errorf("sysuser: redeeming the authorization code: %w", err)
+	}
+	var ans tokenAnswer
+	jerr := json.Unmarshal(body, &ans)
+	switch {
+	case resp.StatusCode != http.StatusOK && jerr == nil && ans.Error != "":
+		return "", &AuthorizationError{Code: serverText(ans.Error), Description: serverText(ans.ErrorDescription), StatusCode: resp.StatusCode}
+	case resp.StatusCode != http.StatusOK:
+		return "", statusError(resp, body)
+	case jerr != nil || ans.IDToken == "":
+		return "", malformed("the token endpoint's answer has no id_token")
+	}
+	return ans.IDToken, nil
+}
+
+// legacy accepts an id_token form-posted by the deprecated implicit or
+// hybrid flows, when the application allowed it.
+func (o *Onboarding) legacy(w http.ResponseWriter, r *http.Request) {
+	if o.cfg.LegacyNonce == nil && !o.cfg.LegacySkipNonceCheck {
+		o.fail(w, r, "an id_token was posted but the legacy flow is not enabled",
+			fmt.Errorf("%w: legacy id_token posts are not accepted (set LegacyNonce)", ErrInvalidState))
 		return
 	}
 	nonce := ""
-	if h.Nonce != nil {
-		if nonce = h.Nonce(r); nonce == "" {
-			h.refuse(w, r, "no nonce for this login", nil)
+	if o.cfg.LegacyNonce != nil {
+		if nonce = o.cfg.LegacyNonce(r); nonce == "" {
+			o.fail(w, r, "no nonce for this login", fmt.Errorf("%w: no nonce for this browser's login", ErrInvalidState))
 			return
 		}
 	}
-	a, err := h.Verifier.Verify(r.Context(), idToken, nonce)
+	a, err := o.verify(r.Context(), r.PostForm.Get("id_token"), nonce)
 	if err != nil {
-		h.refuse(w, r, "the id_token failed verification", err)
+		o.fail(w, r, "the legacy id_token was refused", err)
 		return
 	}
-	if err := h.OnApproval(w, r, a); err != nil {
-		h.Verifier.log.LogAttrs(r.Context(), slog.LevelError, "sysuser: storing an approval failed",
-			slog.String("tenant", a.ContextIdentifier), slog.String("error", err.Error()))
+	o.approve(w, r, a)
+}
+
+// approve hands a verified approval to the application.
+func (o *Onboarding) approve(w http.ResponseWriter, r *http.Request, a *Approval) {
+	if err := o.cfg.OnApproval(w, r, a); err != nil {
+		o.log.LogAttrs(r.Context(), slog.LevelError, "sysuser: storing an approval failed",
+			slog.String("tenant", a.ContextIdentifier), slog.String("error", serverText(err.Error())))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	h.Verifier.log.LogAttrs(r.Context(), slog.LevelInfo, "sysuser: approval accepted", slog.String("tenant", a.ContextIdentifier))
+	o.log.LogAttrs(r.Context(), slog.LevelInfo, "sysuser: approval accepted", slog.String("tenant", a.ContextIdentifier))
 }
 
-func (h *ApprovalHandler) refuse(w http.ResponseWriter, r *http.Request, why string, err error) {
-	attrs := []slog.Attr{slog.String("reason", why)}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			attrs = append(attrs, slog.Int64("limit", mbe.Limit))
-		}
-		attrs = append(attrs, slog.String("error", strings.TrimSpace(err.Error())))
+// fail logs why a callback failed and hands the error to OnError.
+func (o *Onboarding) fail(w http.ResponseWriter, r *http.Request, why string, err error) {
+	o.log.LogAttrs(r.Context(), slog.LevelWarn, "sysuser: onboarding callback refused",
+		slog.String("reason", why), slog.String("error", serverText(strings.TrimSpace(err.Error()))))
+	if o.cfg.OnError != nil {
+		o.cfg.OnError(w, r, err)
+		return
 	}
-	h.Verifier.log.LogAttrs(r.Context(), slog.LevelWarn, "sysuser: approval refused", attrs...)
-	http.Error(w, "invalid approval", http.StatusBadRequest)
+	http.Error(w, "the approval could not be completed", http.StatusBadRequest)
+}
+
+// onceSet remembers keys until they expire, so that a nonce, a login or a
+// legacy id_token is accepted once. It holds at most maxOnce keys; when
+// full, with none expired, it refuses new ones (fail closed).
+type onceSet struct {
+	mu   sync.Mutex
+	keys map[string]time.Time
+}
+
+const maxOnce = 100000
+
+// add records key until expires and reports whether it was new.
+func (s *onceSet) add(key string, expires, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]time.Time{}
+	}
+	if exp, ok := s.keys[key]; ok && now.Before(exp) {
+		return false
+	}
+	if len(s.keys) >= maxOnce {
+		for k, exp := range s.keys {
+			if !now.Before(exp) {
+				delete(s.keys, k)
+			}
+		}
+		if len(s.keys) >= maxOnce {
+			return false
+		}
+	}
+	s.keys[key] = expires
+	return true
 }

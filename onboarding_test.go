@@ -1,11 +1,7 @@
 package sysuser_test
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,162 +9,22 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/go-superoffice/sysuser"
 )
 
-const testClientID = "client-id-4e5e6f90f529fede129bd25ad"
+var testStateKey = []byte("0123456789abcdef0123456789abcdef")
 
-// approvalClaims returns the claims of a fresh approval from the fake.
-func approvalClaims(t *testing.T, env *testEnv, nonce string) jwt.MapClaims {
-	tok, err := env.fake.Approve(testTenant, testClientID, nonce)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil {
-		t.Fatal(err)
-	}
-	return claims
-}
-
-func newApprovalVerifier(t *testing.T, env *testEnv, clock func() time.Time, mutate func(*sysuser.ApprovalConfig)) *sysuser.ApprovalVerifier {
-	cfg := sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	v, err := sysuser.NewApprovalVerifier(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func TestApprovalVerified(t *testing.T) {
-	clock := newFakeClock()
-	env := newTestEnv(t, clock.Now, nil)
-	for _, pinned := range []bool{false, true} {
-		v := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) {
-			if pinned {
-				c.Certificate = env.fake.Certificate()
-			}
-		})
-		tok, _ := env.fake.Approve(testTenant, testClientID, "n-123")
-		a, err := v.Verify(context.Background(), tok, "n-123")
-		if err != nil {
-			t.Fatalf("pinned=%v: %v", pinned, err)
-		}
-		if a.SystemUserToken != testUserToken || a.ContextIdentifier != testTenant || a.WebAPIURL != env.fake.WebAPIURL(testTenant) ||
-			a.Serial == "" || !a.IsAdministrator || a.Email == "" || a.Subject == "" || !a.ExpiresAt.Equal(clock.Now().Add(5*time.Minute)) {
-			t.Fatalf("approval %+v", *a)
-		}
-		if s := fmt.Sprintf("%v %+v %#v", a, *a, a); strings.Contains(s, testUserToken) {
-			t.Fatal("approval prints the system user token")
-		}
-		// And the token it carries works.
-		if _, err := env.client.Tenant(a.ContextIdentifier, a.SystemUserToken).Ticket(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func TestApprovalForgeriesRefused(t *testing.T) {
-	clock := newFakeClock()
-	env := newTestEnv(t, clock.Now, nil)
-	v := newApprovalVerifier(t, env, clock.Now, nil)
-	forger, _ := rsa.GenerateKey(rand.Reader, 2048)
-	resign := func(key *rsa.PrivateKey, method jwt.SigningMethod, kid string, c jwt.MapClaims) string {
-		tok := jwt.NewWithClaims(method, c)
-		tok.Header["kid"] = kid
-		s, err := tok.SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	cases := []struct {
-		name   string
-		token  func(c jwt.MapClaims) string
-		nonce  string
-		cause  error
-		saying string
-	}{
-		{"wrong key", func(c jwt.MapClaims) string { return resign(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, "", jwt.ErrTokenSignatureInvalid, ""},
-		{"wrong audience", func(c jwt.MapClaims) string { c["aud"] = "another-app"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidAudience, ""},
-		{"wrong issuer", func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
-		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = "SuperOffice AS"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
-		{"expired", func(c jwt.MapClaims) string {
-			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
-			return env.fake.Sign(c)
-		}, "", jwt.ErrTokenExpired, ""},
-		{"no exp", func(c jwt.MapClaims) string { delete(c, "exp"); return env.fake.Sign(c) }, "", jwt.ErrTokenRequiredClaimMissing, ""},
-		{"alg none", func(c jwt.MapClaims) string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
-			return s
-		}, "", jwt.ErrTokenSignatureInvalid, ""},
-		{"HS256", func(c jwt.MapClaims) string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("public key bytes"))
-			return s
-		}, "", jwt.ErrTokenSignatureInvalid, ""},
-		{"no system_token", func(c jwt.MapClaims) string {
-			delete(c, "http://schemes.superoffice.net/identity/system_token")
-			return env.fake.Sign(c)
-		}, "", nil, "system_token"},
-		{"no ctx", func(c jwt.MapClaims) string {
-			delete(c, "http://schemes.superoffice.net/identity/ctx")
-			return env.fake.Sign(c)
-		}, "", nil, "ctx"},
-		{"nonce differs", func(c jwt.MapClaims) string { return env.fake.Sign(c) }, "another-nonce", nil, "nonce"},
-		{"nonce missing", func(c jwt.MapClaims) string { delete(c, "nonce"); return env.fake.Sign(c) }, "n-1", nil, "nonce"},
-	}
-	for _, c := range cases {
-		claims := approvalClaims(t, env, "n-1")
-		a, err := v.Verify(context.Background(), c.token(claims), c.nonce)
-		if a != nil || !errors.Is(err, sysuser.ErrInvalidToken) {
-			t.Errorf("%s: %v, %v; want ErrInvalidToken", c.name, a, err)
-			continue
-		}
-		if c.cause != nil && !errors.Is(err, c.cause) {
-			t.Errorf("%s: %v is not %v", c.name, err, c.cause)
-		}
-		if !strings.Contains(err.Error(), c.saying) || strings.Contains(err.Error(), testUserToken) {
-			t.Errorf("%s: message %q", c.name, err)
-		}
-	}
-}
-
-func TestApprovalIssuerFollowsEnvironment(t *testing.T) {
-	clock := newFakeClock()
-	env := newTestEnv(t, clock.Now, nil)
-	v := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) {
-		c.LoginURL, c.Environment, c.Certificate = "", "sod", env.fake.Certificate()
-	})
-	claims := approvalClaims(t, env, "")
-	claims["iss"] = "https://sod.superoffice.com"
-	if _, err := v.Verify(context.Background(), env.fake.Sign(claims), ""); err != nil {
-		t.Fatalf("sod issuer: %v", err)
-	}
-	claims["iss"] = "https://online.superoffice.com"
-	if _, err := v.Verify(context.Background(), env.fake.Sign(claims), ""); !errors.Is(err, jwt.ErrTokenInvalidIssuer) {
-		t.Fatalf("production issuer accepted by a sod verifier: %v", err)
-	}
-	if _, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{Environment: "sod"}); !errors.Is(err, sysuser.ErrInvalidConfig) {
-		t.Fatalf("no ClientID: %v", err)
-	}
-}
-
-func TestApprovalHandler(t *testing.T) {
+func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
 	var mu sync.Mutex
 	stored := map[string]string{}
 	fail := false
-	h := &sysuser.ApprovalHandler{
-		Verifier: newApprovalVerifier(t, env, clock.Now, nil),
-		Nonce:    func(r *http.Request) string { c, _ := r.Cookie("nonce"); return c.Value },
+	cfg := sysuser.OnboardingConfig{
+		LoginURL: env.fake.URL, ClientID: testClientID, ClientSecret: "client-secret", StateKey: testStateKey,
+		RedirectURL: "http://127.0.0.1/callback", Clock: clock.Now,
+		LegacyNonce: func(r *http.Request) string { c, _ := r.Cookie("nonce"); return c.Value },
 		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
 			if fail {
 				return errors.New("database down")
@@ -180,7 +36,11 @@ func TestApprovalHandler(t *testing.T) {
 			return nil
 		},
 	}
-	srv := httptest.NewServer(h)
+	ob, err := sysuser.NewOnboarding(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ob)
 	defer srv.Close()
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	post := func(form url.Values, nonce string) (int, string) {
@@ -202,6 +62,10 @@ func TestApprovalHandler(t *testing.T) {
 	if stored[testTenant] != testUserToken {
 		t.Fatalf("stored %v", stored)
 	}
+	// The same id_token again: a replay.
+	if code, _ := post(url.Values{"id_token": {good}}, "n-9"); code != http.StatusBadRequest {
+		t.Fatalf("replayed id_token: %d, want 400", code)
+	}
 	forged := approvalClaims(t, env, "n-9")
 	forged["aud"] = "x"
 	for name, c := range map[string]struct {
@@ -211,23 +75,64 @@ func TestApprovalHandler(t *testing.T) {
 		"no token":       {url.Values{}, "n-9"},
 		"forged token":   {url.Values{"id_token": {env.fake.Sign(forged)}}, "n-9"},
 		"wrong nonce":    {url.Values{"id_token": {good}}, "other"},
+		"no nonce":       {url.Values{"id_token": {good}}, ""},
 		"oversized body": {url.Values{"id_token": {strings.Repeat("a", 100<<10)}}, "n-9"},
 	} {
 		code, body := post(c.form, c.nonce)
-		if code != http.StatusBadRequest || body != "invalid approval\n" {
+		if code != http.StatusBadRequest || strings.Contains(body, "token") {
 			t.Errorf("%s: %d %q", name, code, body)
 		}
 	}
-	resp, err := http.Get(srv.URL + "?id_token=" + good)
+	req, _ := http.NewRequest(http.MethodPut, srv.URL, nil)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
-		t.Fatalf("GET: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("PUT: %d", resp.StatusCode)
 	}
 	fail = true
-	if code, body := post(url.Values{"id_token": {good}}, "n-9"); code != 500 || strings.Contains(body, "database") {
+	fresh, _ := env.fake.Approve(testTenant, testClientID, "n-10")
+	if code, body := post(url.Values{"id_token": {fresh}}, "n-10"); code != 500 || strings.Contains(body, "database") {
 		t.Fatalf("store failure: %d %q", code, body)
+	}
+
+	// Without LegacyNonce (or the explicit opt-out) a posted id_token is refused.
+	cfg.LegacyNonce = nil
+	strict, err := sysuser.NewOnboarding(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	other, _ := env.fake.Approve(testTenant, testClientID, "")
+	r := httptest.NewRequest(http.MethodPost, "/callback", strings.NewReader(url.Values{"id_token": {other}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	strict.ServeHTTP(rec, r)
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("legacy post without a nonce check: %d", rec.Code)
+	}
+}
+
+func TestNewOnboardingRefusesIncompleteConfig(t *testing.T) {
+	ok := sysuser.OnboardingConfig{LoginURL: "https://sod.superoffice.com/login", ClientID: "c", ClientSecret: "s", StateKey: testStateKey,
+		RedirectURL: "https://app.example/callback", OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }}
+	if _, err := sysuser.NewOnboarding(ok); err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func(*sysuser.OnboardingConfig){
+		"no client id":     func(c *sysuser.OnboardingConfig) { c.ClientID = "" },
+		"no secret":        func(c *sysuser.OnboardingConfig) { c.ClientSecret = "" },
+		"short state key":  func(c *sysuser.OnboardingConfig) { c.StateKey = []byte("short") },
+		"no OnApproval":    func(c *sysuser.OnboardingConfig) { c.OnApproval = nil },
+		"http redirect":    func(c *sysuser.OnboardingConfig) { c.RedirectURL = "http://app.example/callback" },
+		"no login":         func(c *sysuser.OnboardingConfig) { c.LoginURL = "" },
+		"both legacy opts": func(c *sysuser.OnboardingConfig) { c.LegacySkipNonceCheck = true; c.LegacyNonce = func(*http.Request) string { return "" } },
+	} {
+		c := ok
+		mutate(&c)
+		if _, err := sysuser.NewOnboarding(c); !errors.Is(err, sysuser.ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

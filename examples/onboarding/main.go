@@ -75,13 +75,11 @@ func run() error {
 	fake.AddTenant("Cust12345", "Onboarding App-Zk3q 8k8Q7DmBgo")
 
 	// 1. The application's redirect URL.
-	verifier, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: fake.URL, ClientID: clientID})
-	if err != nil {
-		return err
-	}
 	store := &tokenStore{tokens: map[string]string{}}
-	redirect := httptest.NewServer(&sysuser.ApprovalHandler{
-		Verifier: verifier,
+	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
+		LoginURL: fake.URL, ClientID: clientID, ClientSecret: "onboarding-client-secret",
+		StateKey: []byte("an example key, 32 bytes or more: keep real ones secret"), RedirectURL: "http://127.0.0.1/callback",
+		LegacySkipNonceCheck: true, // this walk posts an id_token directly
 		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
 			store.put(a.ContextIdentifier, a.SystemUserToken)
 			fmt.Printf("approved by %s for %s; system user token stored\n", a.Email, a.ContextIdentifier)
@@ -89,6 +87,10 @@ func run() error {
 			return nil
 		},
 	})
+	if err != nil {
+		return err
+	}
+	redirect := httptest.NewServer(ob)
 	defer redirect.Close()
 
 	// 2. The administrator clicks "I approve": SuperID posts the id_token.

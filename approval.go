@@ -1,0 +1,186 @@
+package sysuser
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ApprovalConfig configures an ApprovalVerifier. ClientID and a place to
+// get keys from (Environment, LoginURL or Certificate) are required.
+type ApprovalConfig struct {
+	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
+	Environment string
+	// LoginURL overrides Environment, as in Config. The expected issuer is
+	// its scheme and host ("https://sod.superoffice.com"), as SuperOffice's
+	// OpenID Connect metadata gives it, and the key set is at
+	// LoginURL + "/.well-known/jwks".
+	LoginURL string
+	// Issuer overrides the issuer derived from the login URL.
+	Issuer string
+	// ClientID is the application's client id: the id_token's audience.
+	ClientID string
+	// Certificate optionally pins SuperOffice's signing certificate, as in
+	// Config.Certificate; otherwise keys come from the JWKS by kid.
+	Certificate []byte
+	// HTTPClient fetches the key set. Nil means a client with timeouts.
+	HTTPClient *http.Client
+	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means 5
+	// minutes, as SuperOffice's own clients allow; negative means none.
+	Leeway time.Duration
+	// Clock returns the current time. Nil means time.Now.
+	Clock func() time.Time
+	// Logger receives why approvals were refused (never a token). Nil means
+	// no logging.
+	Logger *slog.Logger
+}
+
+// An ApprovalVerifier checks the id_token SuperID posts to the
+// application's redirect URL when a tenant administrator approves the
+// application, and extracts the approval. It is safe for concurrent use.
+type ApprovalVerifier struct {
+	issuer   string
+	clientID string
+	keys     keySource
+	parser   *jwt.Parser
+	log      *slog.Logger
+}
+
+// NewApprovalVerifier checks cfg and returns a verifier. Errors match
+// ErrInvalidConfig.
+func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
+	if cfg.ClientID == "" {
+		return nil, configError("ClientID is empty; it is the id_token's audience")
+	}
+	login, err := resolveLoginURL(cfg.Environment, cfg.LoginURL)
+	if err != nil {
+		return nil, err
+	}
+	issuer := cfg.Issuer
+	if issuer == "" {
+		u, _ := url.Parse(login) // resolveLoginURL checked it
+		issuer = u.Scheme + "://" + u.Host
+	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if v.keys, err = newKeySource(cfg.Certificate, login, safeHTTPClient(cfg.HTTPClient), now); err != nil {
+		return nil, err
+	}
+	v.parser = newParser(issuer, cfg.ClientID, leewayOrDefault(cfg.Leeway), now)
+	return v, nil
+}
+
+// Approval is what a verified approval id_token says: above all the
+// tenant and the system user token to store for it.
+//
+// SystemUserToken is a credential: fmt (every verb but %p on a value) and
+// log/slog show the approval without it. json.Marshal writes it.
+type Approval struct {
+	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
+	// it per tenant, as a secret.
+	SystemUserToken string
+	// ContextIdentifier is the tenant, e.g. "Cust12345".
+	ContextIdentifier string
+	// WebAPIURL and NetServerURL are the tenant's REST and SOAP bases.
+	WebAPIURL, NetServerURL string
+	// Serial is the tenant database's serial number.
+	Serial string
+	// Subject, Email, UPN, AssociateID, FirstName, LastName and
+	// IsAdministrator describe the administrator who approved.
+	Subject, Email, UPN, AssociateID, FirstName, LastName string
+	IsAdministrator                                       bool
+	// CompanyName and IdentityProvider, when present.
+	CompanyName, IdentityProvider string
+	// IssuedAt and ExpiresAt are the id_token's iat and exp.
+	IssuedAt, ExpiresAt time.Time
+	// Claims holds every claim of the verified id_token.
+	Claims map[string]any
+}
+
+// VerifyIDToken checks idToken as Verify does (RS256, SuperOffice's key,
+// the environment's issuer, ClientID as audience, exp required, the nonce
+// when it is not empty) and returns what it says, without requiring the
+// system_token and ctx claims: an id_token from a plain sign-in, where the
+// application did not ask for system user access, verifies too. Use Verify
+// to accept an approval.
+func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
+	if err != nil {
+		return nil, err
+	}
+	if nonce != "" {
+		if got, _ := claims["nonce"].(string); got != nonce {
+			return nil, tokenError("nonce does not match the one this login started with", nil)
+		}
+	}
+	res := resultFromClaims(claims)
+	a := &Approval{
+		SystemUserToken:   claimString(res.Claims, claimSystemToken),
+		ContextIdentifier: res.ContextIdentifier,
+		WebAPIURL:         res.WebAPIURL,
+		NetServerURL:      res.NetServerURL,
+		Serial:            res.Serial,
+		Subject:           claimString(res.Claims, "sub"),
+		Email:             res.Email,
+		UPN:               res.UPN,
+		AssociateID:       res.AssociateID,
+		FirstName:         res.FirstName,
+		LastName:          res.LastName,
+		IsAdministrator:   res.IsAdministrator,
+		CompanyName:       res.CompanyName,
+		IdentityProvider:  res.IdentityProvider,
+		IssuedAt:          res.IssuedAt,
+		ExpiresAt:         res.ExpiresAt,
+		Claims:            res.Claims,
+	}
+	return a, nil
+}
+
+// Verify checks idToken and returns the approval it carries. The token must
+// be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
+// issued by the environment's issuer to ClientID, not expired (exp is
+// required), carry the system_token and ctx claims, and, when nonce is not
+// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
+// cause); failures to fetch keys are returned as they are.
+func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	a, err := v.VerifyIDToken(ctx, idToken, nonce)
+	if err != nil {
+		return nil, err
+	}
+	if a.SystemUserToken == "" {
+		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
+	}
+	if a.ContextIdentifier == "" {
+		return nil, tokenError("ctx claim is missing", nil)
+	}
+	return a, nil
+}
+
+func (a Approval) describe() string {
+	return fmt.Sprintf("sysuser.Approval{ContextIdentifier: %s, SystemUserToken: [redacted], WebAPIURL: %s, Email: %s}", a.ContextIdentifier, a.WebAPIURL, a.Email)
+}
+
+// Format prints the redacted description for every verb.
+func (a Approval) Format(f fmt.State, _ rune) { io.WriteString(f, a.describe()) }
+
+// LogValue gives log/slog the approval without the system user token.
+func (a Approval) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("context_identifier", a.ContextIdentifier),
+		slog.String("system_user_token", "[redacted]"),
+		slog.String("webapi_url", a.WebAPIURL),
+		slog.String("email", a.Email),
+	)
+}
