@@ -1,5 +1,7 @@
 package sysuser
 
+import "time"
+
 // Hooks for the external tests; they are compiled only into tests.
 
 // LoginURLOf returns the login URL c talks to.
@@ -11,3 +13,9 @@ func TenantCount(c *Client) int {
 	c.tenants.Range(func(_, _ any) bool { n++; return true })
 	return n
 }
+
+// SetSweepInterval changes how often c sweeps idle tenants, for tests.
+func SetSweepInterval(c *Client, d time.Duration) { c.sweepEvery = d }
+
+// Negatives returns how many tenants' failures c remembers.
+func Negatives(c *Client) int64 { return c.negatives.Load() }

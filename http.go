@@ -57,13 +57,21 @@ func readCapped(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, err
+		return nil, &readError{err: err}
 	}
 	if len(body) > maxResponseBytes {
 		return nil, malformed("response body is larger than %d bytes", maxResponseBytes)
 	}
 	return body, nil
 }
+
+// readError is a failure while reading an answer whose headers arrived.
+// It is never retried: the server may have acted on the request already
+// (an exchange creates a credentials record).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "sysuser: reading the answer: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // statusError is the error for an answer whose status is not 200.
 func statusError(resp *http.Response, body []byte) *HTTPError {

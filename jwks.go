@@ -157,7 +157,14 @@ func (s *jwksSource) publicKey(ctx context.Context, kid string) (*rsa.PublicKey,
 	call := s.inflight
 	if call == nil {
 		if !s.lastAttempt.IsZero() && s.now().Sub(s.lastAttempt) < s.minInterval {
-			err := s.unknownKid(kid)
+			var err error
+			if s.lastErr != nil {
+				// The last fetch failed: that, not the token, is why no key
+				// is known.
+				err = &keyFetchError{err: s.lastErr}
+			} else {
+				err = s.unknownKid(kid)
+			}
 			s.mu.Unlock()
 			return nil, err
 		}

@@ -126,3 +126,36 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 		t.Fatalf("unusable key set: %v", err)
 	}
 }
+
+// With the key set down, every token is ErrKeySetUnavailable, not
+// ErrInvalidToken, also within the refetch interval.
+func TestKeySetOutageIsNotAnInvalidToken(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	login := jwksProxy(t, env, func(w http.ResponseWriter) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
+	c := mustClient(t, withLogin(env.cfg, login))
+	for i := 0; i < 2; i++ { // the second within the 10 s refetch interval
+		_, err := c.Exchange(context.Background(), testTenant, testUserToken)
+		if !errors.Is(err, sysuser.ErrKeySetUnavailable) || errors.Is(err, sysuser.ErrInvalidToken) {
+			t.Fatalf("exchange %d: %v, want ErrKeySetUnavailable only", i+1, err)
+		}
+		clock.Advance(2 * time.Second)
+	}
+}
+
+// A token without ctx is refused: it could otherwise be taken for any
+// tenant.
+func TestTokenWithoutContextIsInvalid(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	env.fake.SetTokenFunc(func(claims map[string]any) string {
+		delete(claims, "http://schemes.superoffice.net/identity/ctx")
+		return env.fake.Sign(claims)
+	})
+	_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
+	if !errors.Is(err, sysuser.ErrInvalidToken) {
+		t.Fatalf("err = %v, want ErrInvalidToken", err)
+	}
+}

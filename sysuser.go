@@ -47,6 +47,7 @@ type Client struct {
 	lastSweep       atomic.Int64
 	negatives       atomic.Int64 // tenants whose last failure is cached
 	sweeper         *time.Timer
+	sweepEvery      time.Duration
 	sweeperMu       sync.Mutex
 	closed          atomic.Bool
 }
@@ -120,6 +121,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, configError("MaxConcurrentExchanges must not be negative")
 	}
 	c.slots = make(chan struct{}, maxExchanges)
+	c.sweepEvery = sweepInterval
 	c.lastSweep.Store(c.now().UnixNano())
 	if src, ok := c.store.(invalidationSource); ok {
 		src.Subscribe(c.invalidatedElsewhere)

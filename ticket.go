@@ -48,6 +48,7 @@ type tenantState struct {
 // entry is one ticket in a tenantState. It is immutable but for its atomic
 // fields.
 type entry struct {
+	st        *tenantState
 	res       *SystemUserResult
 	refreshAt time.Time // renew from then on (not with SlidingExpiry)
 	expiresAt time.Time // never hand out from then on (not with SlidingExpiry)
@@ -139,10 +140,17 @@ func (c *Client) ticket(ctx context.Context, t *Tenant) (*SystemUserResult, erro
 	return c.await(ctx, st, *t.token)
 }
 
-// touch records a use of a ticket whose lifetime slides.
+// touch records a use of a ticket whose lifetime slides, and puts it back
+// on the cached path if a timer took it off.
 func (c *Client) touch(e *entry, now time.Time) {
-	if c.sliding && e.lastUse.Load() < now.UnixNano() {
+	if !c.sliding {
+		return
+	}
+	if e.lastUse.Load() < now.UnixNano() {
 		e.lastUse.Store(now.UnixNano())
+	}
+	if c.clock == nil && e.timer.Load() != nil {
+		e.fresh.Store(true)
 	}
 }
 
@@ -343,7 +351,7 @@ func (c *Client) adoptable(res *SystemUserResult, expires time.Time, prev *entry
 // install makes res the tenant's current ticket and, with the real clock,
 // arms the timer that ends its time on the cached path.
 func (c *Client) install(st *tenantState, res *SystemUserResult, now time.Time) {
-	e := &entry{res: res, refreshAt: res.ReceivedAt.Add(c.refreshAge), expiresAt: res.ReceivedAt.Add(c.lifetime)}
+	e := &entry{st: st, res: res, refreshAt: res.ReceivedAt.Add(c.refreshAge), expiresAt: res.ReceivedAt.Add(c.lifetime)}
 	e.lastUse.Store(now.UnixNano())
 	if old := st.cur.Swap(e); old != nil {
 		old.stop()
@@ -359,12 +367,15 @@ func (c *Client) install(st *tenantState, res *SystemUserResult, now time.Time) 
 	}
 }
 
-// armSliding keeps e on the cached path while it may still be in use. Every
-// interval the timer collects the used flag: a use since the last check
-// happened after it, so the last check is a lower bound of the last use.
-// The estimate errs early by at most one interval.
+// armSliding keeps e on the cached path while it may still be in use.
+// Every interval the timer collects the used flag: a use since the last
+// check happened after it, so the last check is a lower bound of the last
+// use, and the estimate errs early by at most one interval. When the
+// ticket may be idle for nearly its lifetime, the timer takes it off the
+// cached path, and the slow path, which reads the clock, decides. The
+// timer runs until the entry is replaced, invalidated or swept.
 func (c *Client) armSliding(e *entry, now time.Time) {
-	interval := max(c.lifetime/8, time.Second)
+	interval := max(c.lifetime/8, 10*time.Millisecond)
 	e.fresh.Store(true)
 	last := now
 	var check func()
@@ -374,11 +385,10 @@ func (c *Client) armSliding(e *entry, now time.Time) {
 			e.lastUse.Store(last.UnixNano())
 		}
 		last = now
-		if !now.Add(interval).Before(time.Unix(0, e.lastUse.Load()).Add(c.lifetime)) {
-			e.fresh.Store(false) // the slow path decides from here on
-			return
+		e.fresh.Store(now.Add(interval).Before(time.Unix(0, e.lastUse.Load()).Add(c.lifetime)))
+		if !c.closed.Load() && e.st.cur.Load() == e {
+			e.timer.Store(time.AfterFunc(interval, check))
 		}
-		e.timer.Store(time.AfterFunc(interval, check))
 	}
 	e.timer.Store(time.AfterFunc(interval, check))
 }
@@ -423,7 +433,7 @@ func (c *Client) armSweeper() {
 	if c.sweeper != nil || c.closed.Load() {
 		return
 	}
-	c.sweeper = time.AfterFunc(sweepInterval, func() {
+	c.sweeper = time.AfterFunc(c.sweepEvery, func() {
 		c.sweep(c.now())
 		c.sweeperMu.Lock()
 		c.sweeper = nil
@@ -442,7 +452,7 @@ func (c *Client) armSweeper() {
 // It reads only this Client's memory, never the store.
 func (c *Client) sweep(now time.Time) {
 	last := c.lastSweep.Load()
-	if now.UnixNano()-last < int64(sweepInterval) || !c.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+	if now.UnixNano()-last < int64(c.sweepEvery) || !c.lastSweep.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
 	c.tenants.Range(func(k, v any) bool {
