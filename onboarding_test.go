@@ -121,13 +121,16 @@ func TestNewOnboardingRefusesIncompleteConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*sysuser.OnboardingConfig){
-		"no client id":     func(c *sysuser.OnboardingConfig) { c.ClientID = "" },
-		"no secret":        func(c *sysuser.OnboardingConfig) { c.ClientSecret = "" },
-		"short state key":  func(c *sysuser.OnboardingConfig) { c.StateKey = []byte("short") },
-		"no OnApproval":    func(c *sysuser.OnboardingConfig) { c.OnApproval = nil },
-		"http redirect":    func(c *sysuser.OnboardingConfig) { c.RedirectURL = "http://app.example/callback" },
-		"no login":         func(c *sysuser.OnboardingConfig) { c.LoginURL = "" },
-		"both legacy opts": func(c *sysuser.OnboardingConfig) { c.LegacySkipNonceCheck = true; c.LegacyNonce = func(*http.Request) string { return "" } },
+		"no client id":    func(c *sysuser.OnboardingConfig) { c.ClientID = "" },
+		"no secret":       func(c *sysuser.OnboardingConfig) { c.ClientSecret = "" },
+		"short state key": func(c *sysuser.OnboardingConfig) { c.StateKey = []byte("short") },
+		"no OnApproval":   func(c *sysuser.OnboardingConfig) { c.OnApproval = nil },
+		"http redirect":   func(c *sysuser.OnboardingConfig) { c.RedirectURL = "http://app.example/callback" },
+		"no login":        func(c *sysuser.OnboardingConfig) { c.LoginURL = "" },
+		"both legacy opts": func(c *sysuser.OnboardingConfig) {
+			c.LegacySkipNonceCheck = true
+			c.LegacyNonce = func(*http.Request) string { return "" }
+		},
 	} {
 		c := ok
 		mutate(&c)
