@@ -15,22 +15,22 @@
 //		PrivateKey:       keyFileBytes,
 //	})
 //	...
-//	res, err := client.Exchange(ctx, systemUserToken, "Cust12345")
-//	...
-//	req.Header.Set("Authorization", "SOTicket "+res.Ticket)
-//	req.Header.Set("SO-AppToken", appToken)
+//	defer client.Close()
+//	tenant := client.Tenant("Cust12345", systemUserToken)
+//	res, err := tenant.Ticket(ctx)   // res.Ticket, res.WebAPIURL
+//	webapi := tenant.HTTPClient()    // adds SOTicket and SO-AppToken
 //
 // Every exchange creates a credentials record in the tenant's database and
-// a ticket lasts hours: use Client.Ticket, which caches each tenant's ticket
-// and renews it with one exchange per tenant however many goroutines ask,
-// or Client.WebAPIClient, an *http.Client that adds the ticket and the
-// application token to each WebApi request.
+// a ticket lasts hours: the Tenant handle caches each tenant's ticket and
+// renews it with one exchange per tenant however many goroutines ask.
+// Client.Exchange is the one-shot, uncached call.
 //
-// Before any of this, a tenant's administrator approves the application and
-// SuperID posts an id_token to its redirect URL; ApprovalHandler and
-// ApprovalVerifier verify it and hand over the tenant's system user token.
+// Before any of this, a tenant's administrator approves the application:
+// Onboarding runs SuperOffice's authorization code flow and hands over the
+// tenant's system user token.
 //
 // Errors are typed: *AuthenticationError when SuperOffice refuses,
+// *AuthorizationError when an administrator declines,
 // ErrInvalidToken when its answer fails verification, *HTTPError and
 // *FaultError for transport failures, ErrInvalidKey, ErrInvalidConfig and
 // ErrInvalidArgument for bad input. No error, log record or fmt output of
