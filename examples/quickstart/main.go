@@ -63,7 +63,10 @@ func run() error {
 
 	// Ticket exchanges once and then serves the cached ticket, renewing it
 	// in the background; call it as often as you like.
-	res, err := client.Tenant("Cust12345", "Quickstart App-8k8Q7DmBgo").Ticket(ctx)
+	// One handle per tenant, kept while the application runs: tenant first,
+	// then the system user token its administrator's approval gave you.
+	tenant := client.Tenant("Cust12345", "Quickstart App-8k8Q7DmBgo")
+	res, err := tenant.Ticket(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func run() error {
 
 	// An *http.Client that adds "Authorization: SOTicket <ticket>" and
 	// "SO-AppToken: <application token>" to every request.
-	webapi := client.Tenant("Cust12345", "Quickstart App-8k8Q7DmBgo").HTTPClient()
+	webapi := tenant.HTTPClient()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, res.WebAPIURL+"v1/Contact/2", nil)
 	if err != nil {
 		return err
