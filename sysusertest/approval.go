@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // OpenIDConfigurationPath is where the fake publishes its OpenID Connect
@@ -29,10 +30,21 @@ func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, err
 	s.mu.Lock()
 	t := s.tenants[strings.ToLower(contextIdentifier)]
 	key := s.keys[len(s.keys)-1]
+	var claims map[string]any
+	if t != nil {
+		claims = s.idTokenClaims(t, contextIdentifier, clientID, nonce, now)
+	}
 	s.mu.Unlock()
 	if t == nil {
 		return "", fmt.Errorf("sysusertest: tenant %q was not added", contextIdentifier)
 	}
+	return key.sign(claims), nil
+}
+
+// idTokenClaims are the claims of the id_token SuperID issues when the
+// tenant's administrator approves clientID: Approve's, and the token
+// endpoint's for an approved authorization code. s.mu is held.
+func (s *Server) idTokenClaims(t *tenant, contextIdentifier, clientID, nonce string, now time.Time) map[string]any {
 	upn := "admin@" + strings.ToLower(contextIdentifier) + ".example"
 	claims := map[string]any{
 		"iss":                                    s.Root,
@@ -58,12 +70,12 @@ func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, err
 	if nonce != "" {
 		claims["nonce"] = nonce
 	}
-	return key.sign(claims), nil
+	return claims
 }
 
 // serveOpenIDConfiguration answers with metadata shaped like SuperOffice's,
-// naming only endpoints the fake serves: no authorization or token
-// endpoint, since it has no code flow.
+// naming only endpoints the fake serves: the keys, and the authorization
+// code flow's authorize and token endpoints (see superid.go).
 func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.WriteHeader(http.StatusMethodNotAllowed)
@@ -73,6 +85,11 @@ func (s *Server) serveOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 	json.NewEncoder(w).Encode(map[string]any{
 		"issuer":                                s.Root,
 		"jwks_uri":                              s.URL + "/.well-known/jwks",
+		"authorization_endpoint":                s.Root + AuthorizePath,
+		"token_endpoint":                        s.Root + TokenPath,
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"grant_types_supported":                 []string{"authorization_code"},
 		"scopes_supported":                      []string{"openid"},
 		"response_modes_supported":              []string{"form_post", "fragment", "query"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token", "token"},

@@ -21,6 +21,11 @@
 //     available as a certificate for pinning (Certificate).
 //   - /.well-known/openid-configuration: metadata naming only what the fake
 //     serves.
+//   - /common/oauth/authorize and /common/oauth/tokens: SuperID's
+//     authorization code flow (OpenID Connect, PKCE S256) for clients
+//     registered with RegisterClient: an approval page with Approve and
+//     Decline buttons, then a one-time code for an id_token like Approve's.
+//     Authorize takes the decision without a browser.
 //
 // Its tokens are shaped like SuperOffice's: claims under
 // "http://schemes.superoffice.net/identity/" (schemes, as SuperOffice spells
@@ -158,6 +163,8 @@ type Server struct {
 	jwksHits  int
 	status    int // when non-zero, exchanges answer with this HTTP status
 	tokenFunc func(claims map[string]any) string
+
+	sid superID // SuperID's authorization code flow (superid.go)
 }
 
 // signingKey is one key the fake signs with, and its certificate.
@@ -212,6 +219,7 @@ func (s *Server) RotateKey(key *rsa.PrivateKey) error {
 }
 
 type tenant struct {
+	name        string // the context identifier as AddTenant last got it
 	token       string
 	serial      string
 	refusal     string
@@ -295,7 +303,7 @@ func (s *Server) AddTenant(contextIdentifier, systemUserToken string) {
 		t = &tenant{serial: fmt.Sprintf("%010d", h.Sum32())}
 		s.tenants[strings.ToLower(contextIdentifier)] = t
 	}
-	t.token = systemUserToken
+	t.name, t.token = contextIdentifier, systemUserToken
 }
 
 // Refuse makes every exchange for the tenant fail with IsSuccessful=false
@@ -386,6 +394,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveJWKS(w, r)
 	case strings.EqualFold(p, OpenIDConfigurationPath):
 		s.serveOpenIDConfiguration(w, r)
+	case strings.EqualFold(p, AuthorizePath):
+		s.serveAuthorize(w, r)
+	case strings.EqualFold(p, decidePath):
+		s.serveDecide(w, r)
+	case strings.EqualFold(p, TokenPath):
+		s.serveToken(w, r)
 	case strings.Contains(strings.ToLower(p), "/api/"):
 		s.serveWebAPI(w, r)
 	default:

@@ -1,0 +1,743 @@
+package sysusertest_test
+
+// SuperID's authorization code flow, driven with plain net/http as a
+// browser would drive it. Paths, parameter names and error codes are
+// literals from SuperOffice's documentation and the OAuth RFCs it follows,
+// never the fake's constants.
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/go-superoffice/sysuser/sysusertest"
+)
+
+const (
+	authorizePath = "/login/common/oauth/authorize"
+	tokensPath    = "/login/common/oauth/tokens"
+	clientID      = "8cd4fc8710c121d8245c9d8ef59e1086"
+	clientSecret  = "s3cret"
+)
+
+// pkce makes a code_verifier and its S256 code_challenge by hand
+// (RFC 7636 4.1, 4.2).
+func pkce(t *testing.T) (verifier, challenge string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	verifier = base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// app is the application's redirect URI: it records what the browser
+// brings back.
+type app struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []*http.Request // with their form parsed
+}
+
+func newApp(t *testing.T) *app {
+	a := &app{}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		a.mu.Lock()
+		a.got = append(a.got, r)
+		a.mu.Unlock()
+		io.WriteString(w, "thanks")
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+func (a *app) last(t *testing.T) *http.Request {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.got) == 0 {
+		t.Fatal("the application's redirect URI got no request")
+	}
+	return a.got[len(a.got)-1]
+}
+
+// codeFlowFake is a fake with tenant Cust1 and a client whose redirect URI
+// is the app's /callback.
+func codeFlowFake(t *testing.T, clock func() time.Time) (*sysusertest.Server, *app) {
+	s := newFake(t, clock)
+	a := newApp(t)
+	s.RegisterClient(clientID, clientSecret, a.URL+"/callback")
+	return s, a
+}
+
+// authorizeURL builds an authorize request as SuperOffice documents it;
+// extra sets or (with "") drops parameters.
+func authorizeURL(s *sysusertest.Server, redirectURI, challenge string, extra ...string) string {
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {clientID},
+		"scope":                 {"openid"},
+		"redirect_uri":          {redirectURI},
+		"state":                 {"st-123"},
+		"nonce":                 {"smTo3BqVY0GyDAxm2Xe5iA"},
+		"code_challenge":        {challenge},
+		"code_challenge_method": {"S256"},
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		if extra[i+1] == "" {
+			q.Del(extra[i])
+		} else {
+			q.Set(extra[i], extra[i+1])
+		}
+	}
+	return s.Root + authorizePath + "?" + q.Encode()
+}
+
+// noFollow is a client that stops at redirects, as a test watching them
+// must.
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func getNoFollow(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	return do(t, req)
+}
+
+func postForm(t *testing.T, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(t, req)
+}
+
+var (
+	formRE   = regexp.MustCompile(`(?s)<form[^>]*\smethod="post"[^>]*\saction="([^"]*)"`)
+	hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	optionRE = regexp.MustCompile(`<option value="([^"]*)"( selected)?>`)
+)
+
+// page is an HTML page's first post form: its action and hidden fields.
+func page(t *testing.T, body string) (action string, hidden url.Values) {
+	t.Helper()
+	m := formRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no post form in\n%s", body)
+	}
+	hidden = url.Values{}
+	for _, h := range hiddenRE.FindAllStringSubmatch(body, -1) {
+		hidden.Add(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	}
+	return html.UnescapeString(m[1]), hidden
+}
+
+// approvalPage GETs the authorize URL and checks it is the approval page
+// with #approve, #decline and #tenant.
+func approvalPage(t *testing.T, s *sysusertest.Server, u string) (action string, hidden url.Values, body string) {
+	t.Helper()
+	resp, body := getNoFollow(t, u)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET %s: %d %s\n%s", u, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	for _, id := range []string{`id="approve"`, `id="decline"`, `<select id="tenant" name="tenant">`, clientID} {
+		if !strings.Contains(body, id) {
+			t.Errorf("approval page lacks %s:\n%s", id, body)
+		}
+	}
+	action, hidden = page(t, body)
+	for _, m := range optionRE.FindAllStringSubmatch(body, -1) {
+		if m[2] != "" { // the selected tenant, which the browser submits
+			hidden.Set("tenant", html.UnescapeString(m[1]))
+		}
+	}
+	if strings.HasPrefix(action, "/") {
+		action = s.Root + action
+	}
+	return action, hidden, body
+}
+
+// decide clicks Approve or Decline on the page for tenant.
+func decide(t *testing.T, s *sysusertest.Server, authorize, decision, tenant string) (*http.Response, string) {
+	t.Helper()
+	action, hidden, _ := approvalPage(t, s, authorize)
+	hidden.Set("decision", decision)
+	if tenant != "" {
+		hidden.Set("tenant", tenant)
+	}
+	return postForm(t, action, hidden)
+}
+
+type tokenAnswer struct {
+	status                                        int
+	header                                        http.Header
+	AccessToken, TokenType, IDToken, RefreshToken string
+	ExpiresIn                                     int
+	Error, ErrorDescription                       string
+}
+
+// redeem POSTs to the token endpoint. basic sends the client's
+// credentials by HTTP Basic, else as client_id and client_secret.
+func redeem(t *testing.T, s *sysusertest.Server, form url.Values, basicUser, basicPassword string) tokenAnswer {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.Root+tokensPath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basicUser != "" {
+		req.SetBasicAuth(url.QueryEscape(basicUser), url.QueryEscape(basicPassword))
+	}
+	resp, body := do(t, req)
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		t.Fatalf("token endpoint: %d, not JSON: %s", resp.StatusCode, body)
+	}
+	str := func(k string) string { s, _ := raw[k].(string); return s }
+	n, _ := raw["expires_in"].(float64)
+	return tokenAnswer{
+		status: resp.StatusCode, header: resp.Header,
+		AccessToken: str("access_token"), TokenType: str("token_type"), IDToken: str("id_token"),
+		RefreshToken: str("refresh_token"), ExpiresIn: int(n),
+		Error: str("error"), ErrorDescription: str("error_description"),
+	}
+}
+
+func redeemForm(code, redirectURI, verifier string) url.Values {
+	f := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {redirectURI},
+		"client_id":     {clientID},
+		"client_secret": {clientSecret},
+		"code_verifier": {verifier},
+	}
+	if verifier == "" {
+		f.Del("code_verifier")
+	}
+	return f
+}
+
+// verifyIDToken checks the id_token's signature with the key the fake
+// publishes at /login/.well-known/jwks, and its claims against a real
+// SuperOffice id_token's shape.
+func verifyIDToken(t *testing.T, s *sysusertest.Server, idToken, tenant, systemToken, nonce string) jwt.MapClaims {
+	t.Helper()
+	set := fetchJWKS(t, s.Root+"/login/.well-known/jwks")
+	der, _ := base64.StdEncoding.DecodeString(set.Keys[0].X5c[0])
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(idToken, claims, func(*jwt.Token) (any, error) { return cert.PublicKey.(*rsa.PublicKey), nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation()); err != nil {
+		t.Fatalf("id_token does not verify: %v", err)
+	}
+	want := map[string]any{
+		"iss":                                s.Root, // bare host, as https://sod.superoffice.com
+		"aud":                                clientID,
+		"nonce":                              nonce,
+		schemes + "system_token":             systemToken,
+		schemes + "ctx":                      tenant,
+		schemes + "is_administrator":         "True",
+		schemes + "identityprovider":         "central-superid",
+		schemes + "webapi_url":               s.Root + "/" + tenant + "/api/",
+		schemes + "netserver_url":            s.Root + "/" + tenant + "/Remote/Services88/",
+		schemes + "associateid":              "1",
+		schemes + "so_primary_email_address": claims[schemes+"email"],
+	}
+	for k, v := range want {
+		if claims[k] != v {
+			t.Errorf("%s = %v, want %v", k, claims[k], v)
+		}
+	}
+	iat, _ := claims["iat"].(float64)
+	if claims["nbf"] != iat-60 || claims["exp"] != iat+300 {
+		t.Errorf("iat %v nbf %v exp %v: want nbf = iat-60, exp = iat+300", iat, claims["nbf"], claims["exp"])
+	}
+	return claims
+}
+
+// The documented flow with the default response_mode=query: the browser
+// comes back by GET redirect_uri?code=..&state=.., the application redeems
+// the code with client_secret_post and PKCE.
+func TestCodeFlowQuery(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	verifier, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+
+	resp, body := decide(t, s, authorizeURL(s, redirectURI, challenge), "approve", "")
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("approve: %d, want 302\n%s", resp.StatusCode, body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != redirectURI {
+		t.Fatalf("redirected to %s, want %s", loc, redirectURI)
+	}
+	q := loc.Query()
+	if q.Get("state") != "st-123" || q.Get("code") == "" || q.Has("error") {
+		t.Fatalf("callback query %v, want code and state st-123", q)
+	}
+	if r, _ := getNoFollow(t, loc.String()); r.StatusCode != 200 || a.last(t).Method != "GET" || a.last(t).Form.Get("code") != q.Get("code") {
+		t.Fatalf("the app did not get the code by GET")
+	}
+
+	tok := redeem(t, s, redeemForm(q.Get("code"), redirectURI, verifier), "", "")
+	if tok.status != 200 || tok.Error != "" {
+		t.Fatalf("redeem: %d %s %s", tok.status, tok.Error, tok.ErrorDescription)
+	}
+	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Errorf("token answer %+v", tok)
+	}
+	if cc := tok.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store (RFC 6749 5.1)", cc)
+	}
+	verifyIDToken(t, s, tok.IDToken, "Cust1", "tok. with dots", "smTo3BqVY0GyDAxm2Xe5iA")
+}
+
+// response_mode=form_post: an auto-submitting form posts code and state to
+// redirect_uri; the application authenticates with client_secret_basic.
+func TestCodeFlowFormPost(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	verifier, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+
+	resp, body := decide(t, s, authorizeURL(s, redirectURI, challenge, "response_mode", "form_post"), "approve", "Cust1")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("approve: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	for _, want := range []string{"<script>document.forms[0].submit()</script>", "<noscript>", `type="submit"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("form_post page lacks %s:\n%s", want, body)
+		}
+	}
+	action, fields := page(t, body)
+	if action != redirectURI {
+		t.Fatalf("form posts to %s, want %s", action, redirectURI)
+	}
+	if fields.Get("state") != "st-123" || fields.Get("code") == "" || len(fields) != 2 {
+		t.Fatalf("form fields %v, want code and state", fields)
+	}
+	// The browser's submission, replayed.
+	if r, _ := postForm(t, action, fields); r.StatusCode != 200 {
+		t.Fatalf("app: %d", r.StatusCode)
+	}
+	if got := a.last(t); got.Method != "POST" || got.PostForm.Get("code") != fields.Get("code") || got.PostForm.Get("state") != "st-123" {
+		t.Fatalf("app got %s %v", got.Method, got.PostForm)
+	}
+
+	form := redeemForm(fields.Get("code"), redirectURI, verifier)
+	form.Del("client_id")
+	form.Del("client_secret")
+	tok := redeem(t, s, form, clientID, clientSecret)
+	if tok.status != 200 {
+		t.Fatalf("redeem with client_secret_basic: %d %s %s", tok.status, tok.Error, tok.ErrorDescription)
+	}
+	verifyIDToken(t, s, tok.IDToken, "Cust1", "tok. with dots", "smTo3BqVY0GyDAxm2Xe5iA")
+}
+
+// Decline: error=access_denied with error_description and state, by the
+// response mode asked.
+func TestCodeFlowDecline(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	_, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+
+	resp, _ := decide(t, s, authorizeURL(s, redirectURI, challenge), "decline", "")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
+		t.Fatalf("decline: %d to %s", resp.StatusCode, loc)
+	}
+	if q := loc.Query(); q.Get("error") != "access_denied" || q.Get("error_description") == "" || q.Get("state") != "st-123" || q.Has("code") {
+		t.Errorf("decline query %v", q)
+	}
+
+	resp, body := decide(t, s, authorizeURL(s, redirectURI, challenge, "response_mode", "form_post"), "decline", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("decline form_post: %d", resp.StatusCode)
+	}
+	action, fields := page(t, body)
+	if action != redirectURI || fields.Get("error") != "access_denied" || fields.Get("error_description") == "" || fields.Get("state") != "st-123" || fields.Has("code") {
+		t.Errorf("decline form_post to %s: %v", action, fields)
+	}
+}
+
+// A code is redeemed once; the second time is invalid_grant (RFC 6749 4.1.2).
+func TestCodeFlowCodeIsSingleUse(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	verifier, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+	cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := redeemForm(cb.Params.Get("code"), redirectURI, verifier)
+	if tok := redeem(t, s, form, "", ""); tok.status != 200 {
+		t.Fatalf("first redemption: %d %s", tok.status, tok.ErrorDescription)
+	}
+	if tok := redeem(t, s, form, "", ""); tok.status != 400 || tok.Error != "invalid_grant" || tok.IDToken != "" {
+		t.Fatalf("second redemption: %d %q %q, want 400 invalid_grant", tok.status, tok.Error, tok.ErrorDescription)
+	}
+	// The decision on an approval page is taken once too.
+	action, hidden, _ := approvalPage(t, s, authorizeURL(s, redirectURI, challenge))
+	hidden.Set("decision", "approve")
+	if r, _ := postForm(t, action, hidden); r.StatusCode != http.StatusFound {
+		t.Fatalf("first decision: %d", r.StatusCode)
+	}
+	if r, _ := postForm(t, action, hidden); r.StatusCode != 400 || r.Header.Get("Location") != "" {
+		t.Fatalf("second decision: %d to %q, want a 400 page", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestCodeFlowRefusals(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	redirectURI := a.URL + "/callback"
+	s.RegisterClient("other-app", "other-secret", a.URL+"/other")
+	verifier, challenge := pkce(t)
+	otherVerifier, _ := pkce(t)
+
+	for _, tc := range []struct {
+		name         string
+		noChallenge  bool // the authorize request had no code_challenge
+		edit         func(url.Values)
+		basic        [2]string
+		status       int
+		err          string
+		wwwAuthBasic bool
+	}{
+		{name: "wrong code_verifier", edit: func(f url.Values) { f.Set("code_verifier", otherVerifier) }, status: 400, err: "invalid_grant"},
+		{name: "no code_verifier", edit: func(f url.Values) { f.Del("code_verifier") }, status: 400, err: "invalid_grant"},
+		{name: "code_verifier too short", edit: func(f url.Values) { f.Set("code_verifier", "abc") }, status: 400, err: "invalid_grant"},
+		{name: "code_verifier without code_challenge", noChallenge: true, status: 400, err: "invalid_grant"},
+		{name: "wrong client_secret", edit: func(f url.Values) { f.Set("client_secret", "guess") }, status: 401, err: "invalid_client"},
+		{name: "no client_secret", edit: func(f url.Values) { f.Del("client_secret") }, status: 401, err: "invalid_client"},
+		{name: "unknown client_id", edit: func(f url.Values) { f.Set("client_id", "nobody") }, status: 401, err: "invalid_client"},
+		{name: "wrong Basic secret", edit: func(f url.Values) { f.Del("client_id"); f.Del("client_secret") }, basic: [2]string{clientID, "guess"}, status: 401, err: "invalid_client", wwwAuthBasic: true},
+		{name: "Basic and client_secret both", basic: [2]string{clientID, clientSecret}, status: 400, err: "invalid_request"},
+		{name: "another client's code", edit: func(f url.Values) { f.Set("client_id", "other-app"); f.Set("client_secret", "other-secret") }, status: 400, err: "invalid_grant"},
+		{name: "wrong redirect_uri", edit: func(f url.Values) { f.Set("redirect_uri", a.URL+"/other") }, status: 400, err: "invalid_grant"},
+		{name: "no redirect_uri", edit: func(f url.Values) { f.Del("redirect_uri") }, status: 400, err: "invalid_grant"},
+		{name: "unknown code", edit: func(f url.Values) { f.Set("code", "forged") }, status: 400, err: "invalid_grant"},
+		{name: "no code", edit: func(f url.Values) { f.Del("code") }, status: 400, err: "invalid_request"},
+		{name: "grant_type refresh_token", edit: func(f url.Values) { f.Set("grant_type", "refresh_token") }, status: 400, err: "unsupported_grant_type"},
+		{name: "no grant_type", edit: func(f url.Values) { f.Del("grant_type") }, status: 400, err: "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			drop := []string{}
+			if tc.noChallenge {
+				drop = []string{"code_challenge", "", "code_challenge_method", ""}
+			}
+			cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge, drop...), true, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := redeemForm(cb.Params.Get("code"), redirectURI, verifier)
+			if tc.edit != nil {
+				tc.edit(form)
+			}
+			tok := redeem(t, s, form, tc.basic[0], tc.basic[1])
+			if tok.status != tc.status || tok.Error != tc.err || tok.ErrorDescription == "" || tok.IDToken != "" {
+				t.Fatalf("%d %q %q, want %d %s", tok.status, tok.Error, tok.ErrorDescription, tc.status, tc.err)
+			}
+			if got := tok.header.Get("WWW-Authenticate"); tc.wwwAuthBasic != strings.HasPrefix(got, "Basic") {
+				t.Errorf("WWW-Authenticate %q", got)
+			}
+			// A refused attempt does not spend the code: the application's
+			// own request still works.
+			if !tc.noChallenge {
+				if tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", ""); tok.status != 200 {
+					t.Errorf("the right redemption after the refusal: %d %s", tok.status, tok.ErrorDescription)
+				}
+			}
+		})
+	}
+	if r, body := getNoFollow(t, s.Root+tokensPath); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET tokens: %d %s", r.StatusCode, body)
+	}
+}
+
+// Codes live 60 s by Options.Clock.
+func TestCodeFlowExpiredCode(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s, a := codeFlowFake(t, clock)
+	redirectURI := a.URL + "/callback"
+	verifier, challenge := pkce(t)
+
+	cb, _ := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
+	advance(60 * time.Second)
+	if tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", ""); tok.status != 400 || tok.Error != "invalid_grant" {
+		t.Fatalf("code 60 s old: %d %q, want 400 invalid_grant", tok.status, tok.Error)
+	}
+
+	cb, _ = s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
+	advance(59 * time.Second)
+	tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
+	if tok.status != 200 {
+		t.Fatalf("code 59 s old: %d %s", tok.status, tok.ErrorDescription)
+	}
+	if _, claims := unverifiedClaims(t, tok.IDToken); claims["iat"] != float64(now.Unix()) {
+		t.Errorf("iat %v, want the fake's clock %d", claims["iat"], now.Unix())
+	}
+}
+
+// An unknown client_id or a redirect_uri not registered for it gets an
+// error page at the fake, never a redirect: the fake is no open redirector.
+func TestAuthorizeNeverRedirectsToAnUnregisteredURI(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	_, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+	for name, u := range map[string]string{
+		"unknown client_id":      authorizeURL(s, redirectURI, challenge, "client_id", "nobody"),
+		"no client_id":           authorizeURL(s, redirectURI, challenge, "client_id", ""),
+		"evil redirect_uri":      authorizeURL(s, "https://evil.example/callback", challenge),
+		"redirect_uri prefix":    authorizeURL(s, redirectURI+"/more", challenge),
+		"redirect_uri with more": authorizeURL(s, redirectURI+"?next=https://evil.example", challenge),
+		"no redirect_uri":        authorizeURL(s, redirectURI, challenge, "redirect_uri", ""),
+		"unknown tenant":         authorizeURL(s, redirectURI, challenge, "tenant", "Cust404"),
+		"bad request too":        authorizeURL(s, "https://evil.example/callback", challenge, "response_type", "token"),
+	} {
+		resp, body := getNoFollow(t, u)
+		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(body, "evil.example/callback\"") {
+			t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if _, err := s.Authorize(u, true, ""); err == nil {
+			t.Errorf("%s: Authorize gave a callback", name)
+		}
+	}
+}
+
+// Refusals of a request from a known client to its registered redirect URI
+// go back to the application, with state, as OAuth error parameters.
+func TestAuthorizeRefusalsGoBackToTheApplication(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	_, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+	for _, tc := range []struct {
+		extra []string
+		err   string
+	}{
+		{[]string{"response_type", "token"}, "unsupported_response_type"},
+		{[]string{"response_type", "code id_token"}, "unsupported_response_type"},
+		{[]string{"response_type", ""}, "invalid_request"},
+		{[]string{"scope", "profile"}, "invalid_scope"},
+		{[]string{"scope", ""}, "invalid_scope"},
+		{[]string{"code_challenge_method", "plain"}, "invalid_request"},
+		{[]string{"code_challenge_method", ""}, "invalid_request"}, // absent means plain
+		{[]string{"code_challenge", ""}, "invalid_request"},        // a method without a challenge
+		{[]string{"code_challenge", "short"}, "invalid_request"},
+		{[]string{"response_mode", "web_message"}, "invalid_request"},
+	} {
+		u := authorizeURL(s, redirectURI, challenge, tc.extra...)
+		resp, _ := getNoFollow(t, u)
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
+			t.Errorf("%v: %d to %q", tc.extra, resp.StatusCode, loc)
+			continue
+		}
+		if q := loc.Query(); q.Get("error") != tc.err || q.Get("state") != "st-123" || q.Has("code") {
+			t.Errorf("%v: %v, want error %s", tc.extra, q, tc.err)
+		}
+		cb, err := s.Authorize(u, true, "")
+		if err != nil || cb.Params.Get("error") != tc.err {
+			t.Errorf("%v: Authorize %v %v", tc.extra, cb, err)
+		}
+	}
+	// Scope may hold more than openid; PKCE is optional.
+	for _, extra := range [][]string{{"scope", "openid profile email"}, {"code_challenge", "", "code_challenge_method", ""}} {
+		if resp, body := getNoFollow(t, authorizeURL(s, redirectURI, challenge, extra...)); resp.StatusCode != 200 {
+			t.Errorf("%v: %d %s", extra, resp.StatusCode, body)
+		}
+	}
+}
+
+// With several tenants the page offers a choice, preselecting the fake's
+// tenant parameter; the id_token is for the tenant approved.
+func TestAuthorizeTenantChooser(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	s.AddTenant("Cust2", "second token")
+	redirectURI := a.URL + "/callback"
+	verifier, challenge := pkce(t)
+
+	_, _, body := approvalPage(t, s, authorizeURL(s, redirectURI, challenge, "tenant", "cust2"))
+	var options, selected []string
+	for _, m := range optionRE.FindAllStringSubmatch(body, -1) {
+		options = append(options, m[1])
+		if m[2] != "" {
+			selected = append(selected, m[1])
+		}
+	}
+	if !slices.Equal(options, []string{"Cust1", "Cust2"}) || !slices.Equal(selected, []string{"Cust2"}) {
+		t.Errorf("options %v selected %v, want [Cust1 Cust2] with Cust2 selected", options, selected)
+	}
+
+	resp, _ := decide(t, s, authorizeURL(s, redirectURI, challenge), "approve", "Cust2")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	tok := redeem(t, s, redeemForm(loc.Query().Get("code"), redirectURI, verifier), "", "")
+	if tok.status != 200 {
+		t.Fatalf("redeem: %d %s", tok.status, tok.ErrorDescription)
+	}
+	verifyIDToken(t, s, tok.IDToken, "Cust2", "second token", "smTo3BqVY0GyDAxm2Xe5iA")
+
+	if resp, _ := decide(t, s, authorizeURL(s, redirectURI, challenge), "approve", "Cust404"); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("approving an unknown tenant: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Authorize: the tenant asked, else the one the page preselects.
+	for tenant, want := range map[string]string{"Cust2": "Cust2", "": "Cust1"} {
+		cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
+		if _, claims := unverifiedClaims(t, tok.IDToken); claims[schemes+"ctx"] != want {
+			t.Errorf("Authorize(%q): ctx %v, want %s", tenant, claims[schemes+"ctx"], want)
+		}
+	}
+}
+
+// Authorize and Callback.Request let a Go test run the flow without a
+// browser: approve the URL the application redirected to, replay the
+// callback.
+func TestAuthorizeWithoutABrowser(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	redirectURI := a.URL + "/callback?app=1"
+	s.RegisterClient(clientID, clientSecret, redirectURI)
+	verifier, challenge := pkce(t)
+
+	for _, mode := range []string{"query", "form_post"} {
+		cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge, "response_mode", mode), true, "Cust1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := cb.Request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.AddCookie(&http.Cookie{Name: "flow", Value: "browser-bound"})
+		if resp, _ := do(t, req); resp.StatusCode != 200 {
+			t.Fatalf("%s: app answered %d", mode, resp.StatusCode)
+		}
+		got := a.last(t)
+		wantMethod := map[string]string{"query": "GET", "form_post": "POST"}[mode]
+		if c, _ := got.Cookie("flow"); got.Method != wantMethod || got.Form.Get("code") == "" || got.Form.Get("state") != "st-123" || c == nil {
+			t.Fatalf("%s: app got %s %v", mode, got.Method, got.Form)
+		}
+		if got.URL.Query().Get("app") != "1" {
+			t.Errorf("%s: the redirect URI's own query was lost: %s", mode, got.URL)
+		}
+		// As Chromium sends them (e2e's TestBrowserFakeApprovalPage): Origin
+		// on the POST only; both ports on 127.0.0.1 make it same-site.
+		wantOrigin := map[string]string{"query": "", "form_post": s.Root}[mode]
+		if h := got.Header; h.Get("Origin") != wantOrigin || h.Get("Referer") != s.Root+"/" || h.Get("Sec-Fetch-Site") != "same-site" || h.Get("Sec-Fetch-Mode") != "navigate" {
+			t.Errorf("%s: Origin %q Referer %q Sec-Fetch-Site %q Sec-Fetch-Mode %q", mode, h.Get("Origin"), h.Get("Referer"), h.Get("Sec-Fetch-Site"), h.Get("Sec-Fetch-Mode"))
+		}
+		if tok := redeem(t, s, redeemForm(got.Form.Get("code"), redirectURI, verifier), "", ""); tok.status != 200 {
+			t.Errorf("%s: redeem %d %s", mode, tok.status, tok.ErrorDescription)
+		}
+	}
+
+	cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), false, "")
+	if err != nil || cb.Method != "GET" || cb.Params.Get("error") != "access_denied" || cb.Params.Get("state") != "st-123" {
+		t.Errorf("decline: %+v %v", cb, err)
+	}
+	cb, err = s.Authorize(authorizeURL(s, redirectURI, challenge, "response_mode", "fragment"), true, "")
+	if err != nil || !strings.Contains(cb.URL, "#") || !strings.Contains(cb.URL, "code=") {
+		t.Errorf("fragment: %+v %v", cb, err)
+	} else if _, err := cb.Request(); err == nil {
+		t.Error("a fragment callback gave a request")
+	}
+	if _, err := s.Authorize("https://sod.superoffice.com"+authorizePath+"?client_id="+clientID, true, ""); err == nil {
+		t.Error("Authorize took SuperOffice's own URL")
+	}
+	if _, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "Cust404"); err == nil {
+		t.Error("Authorize approved an unknown tenant")
+	}
+}
+
+// The routes ignore case, as IIS does.
+func TestCodeFlowPathsIgnoreCase(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	_, challenge := pkce(t)
+	u := strings.Replace(authorizeURL(s, a.URL+"/callback", challenge), authorizePath, "/Login/Common/OAuth/Authorize", 1)
+	if resp, body := getNoFollow(t, u); resp.StatusCode != 200 {
+		t.Errorf("%s: %d %s", u, resp.StatusCode, body)
+	}
+	cb, err := s.Authorize(u, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", s.Root+"/LOGIN/common/OAuth/Tokens", strings.NewReader(redeemForm(cb.Params.Get("code"), a.URL+"/callback", "").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, body := do(t, req); resp.StatusCode != 400 || !strings.Contains(body, "invalid_grant") { // no verifier: refused, but there
+		t.Errorf("tokens: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestOpenIDConfigurationNamesTheCodeFlow(t *testing.T) {
+	s := newFake(t, nil)
+	resp, body := get(t, s.Root+"/login/.well-known/openid-configuration")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var meta map[string]any
+	if err := json.Unmarshal([]byte(body), &meta); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"authorization_endpoint":                s.Root + "/login/common/oauth/authorize",
+		"token_endpoint":                        s.Root + "/login/common/oauth/tokens",
+		"token_endpoint_auth_methods_supported": "[client_secret_post client_secret_basic]",
+		"code_challenge_methods_supported":      "[S256]",
+		"response_modes_supported":              "[form_post fragment query]",
+	} {
+		if got := fmt.Sprint(meta[k]); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(meta["response_types_supported"]), "code") {
+		t.Errorf("response_types_supported %v", meta["response_types_supported"])
+	}
+}
+
+// state comes back as sent, and the form_post page escapes it.
+func TestFormPostEscapesState(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	_, challenge := pkce(t)
+	state := `"><script>alert(1)</script>&x=1`
+	_, body := decide(t, s, authorizeURL(s, a.URL+"/callback", challenge, "response_mode", "form_post", "state", state), "approve", "")
+	if strings.Contains(body, "<script>alert") {
+		t.Fatalf("state not escaped:\n%s", body)
+	}
+	if _, fields := page(t, body); fields.Get("state") != state {
+		t.Errorf("state %q, want %q", fields.Get("state"), state)
+	}
+}
