@@ -1,8 +1,10 @@
 package sysuser_test
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/go-superoffice/sysuser"
+	"github.com/go-superoffice/sysuser/sysusertest"
 )
 
 var testStateKey = []byte("0123456789abcdef0123456789abcdef")
@@ -137,5 +140,219 @@ func TestNewOnboardingRefusesIncompleteConfig(t *testing.T) {
 		if _, err := sysuser.NewOnboarding(c); !errors.Is(err, sysuser.ErrInvalidConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// codeFlow is an Onboarding against the fake's SuperID, mounted on a test
+// server, with the approvals it stored and the errors it handed out.
+type codeFlow struct {
+	env      *testEnv
+	ob       *sysuser.Onboarding
+	app      *httptest.Server
+	logs     *lockedBuffer
+	mu       sync.Mutex
+	approved []*sysuser.Approval
+	failures []error
+}
+
+func newCodeFlow(t *testing.T, formPost bool) *codeFlow {
+	f := &codeFlow{env: newTestEnv(t, nil, nil), logs: &lockedBuffer{}}
+	mux := http.NewServeMux()
+	f.app = httptest.NewServer(mux)
+	t.Cleanup(f.app.Close)
+	redirect := f.app.URL + "/superoffice/callback"
+	f.env.fake.RegisterClient(testClientID, "the-client-secret", redirect)
+	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
+		LoginURL: f.env.fake.URL, ClientID: testClientID, ClientSecret: "the-client-secret",
+		RedirectURL: redirect, StateKey: testStateKey, FormPost: formPost,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
+			f.mu.Lock()
+			f.approved = append(f.approved, a)
+			f.mu.Unlock()
+			io.WriteString(w, "connected "+a.ContextIdentifier)
+			return nil
+		},
+		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+			f.mu.Lock()
+			f.failures = append(f.failures, err)
+			f.mu.Unlock()
+			http.Error(w, "not connected", http.StatusBadRequest)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ob = ob
+	mux.HandleFunc("/connect", ob.Start)
+	mux.Handle("/superoffice/callback", ob)
+	return f
+}
+
+// start runs Start and returns the authorize URL and the state cookie.
+func (f *codeFlow) start(t *testing.T) (string, []*http.Cookie) {
+	rec := httptest.NewRecorder()
+	f.ob.Start(rec, httptest.NewRequest(http.MethodGet, "/connect", nil))
+	if rec.Code != http.StatusFound {
+		t.Fatalf("Start answered %d", rec.Code)
+	}
+	return rec.Header().Get("Location"), rec.Result().Cookies()
+}
+
+// callback sends the browser's callback with cookies and returns the status.
+func (f *codeFlow) callback(t *testing.T, cb *sysusertest.Callback, cookies []*http.Cookie) int {
+	req, err := cb.Request()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (f *codeFlow) lastFailure() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.failures) == 0 {
+		return nil
+	}
+	return f.failures[len(f.failures)-1]
+}
+
+func TestOnboardingCodeFlow(t *testing.T) {
+	for _, formPost := range []bool{false, true} {
+		t.Run(map[bool]string{false: "query", true: "form_post"}[formPost], func(t *testing.T) {
+			f := newCodeFlow(t, formPost)
+			authorize, cookies := f.start(t)
+			u, _ := url.Parse(authorize)
+			q := u.Query()
+			// SuperOffice's parameters, as its docs give them.
+			for k, want := range map[string]string{"response_type": "code", "scope": "openid", "code_challenge_method": "S256", "client_id": testClientID} {
+				if q.Get(k) != want {
+					t.Errorf("%s = %q, want %q", k, q.Get(k), want)
+				}
+			}
+			if !strings.HasSuffix(u.Path, "/login/common/oauth/authorize") || q.Get("state") == "" || q.Get("nonce") == "" || q.Get("code_challenge") == "" {
+				t.Fatalf("authorize URL %s", authorize)
+			}
+			if formPost != (q.Get("response_mode") == "form_post") {
+				t.Fatalf("response_mode = %q", q.Get("response_mode"))
+			}
+			if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].MaxAge <= 0 || cookies[0].MaxAge > 600 {
+				t.Fatalf("state cookie %+v", cookies)
+			}
+			if want := map[bool]http.SameSite{false: http.SameSiteLaxMode, true: http.SameSiteNoneMode}[formPost]; cookies[0].SameSite != want || cookies[0].Secure != formPost {
+				t.Fatalf("state cookie SameSite=%v Secure=%v", cookies[0].SameSite, cookies[0].Secure)
+			}
+			if strings.Contains(cookies[0].Value, q.Get("state")) || strings.Contains(cookies[0].Value, q.Get("nonce")) {
+				t.Fatal("the state cookie carries the state or nonce in the clear")
+			}
+
+			cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := f.callback(t, cb, cookies); code != http.StatusOK {
+				t.Fatalf("callback answered %d: %v", code, f.lastFailure())
+			}
+			if len(f.approved) != 1 || f.approved[0].ContextIdentifier != testTenant || f.approved[0].SystemUserToken != testUserToken {
+				t.Fatalf("approvals %v", f.approved)
+			}
+			// The system user token works.
+			if _, err := f.env.client.Tenant(f.approved[0].ContextIdentifier, f.approved[0].SystemUserToken).Ticket(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+
+			// The same callback again, cookie and all: refused.
+			if code := f.callback(t, cb, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), sysuser.ErrInvalidState) {
+				t.Fatalf("replayed callback: %d %v", code, f.lastFailure())
+			}
+			if len(f.approved) != 1 {
+				t.Fatal("a replayed callback connected again")
+			}
+			// Nothing secret was logged.
+			logs := f.logs.String()
+			for _, secret := range []string{"the-client-secret", cb.Params.Get("code"), testUserToken} {
+				if strings.Contains(logs, secret) {
+					t.Fatalf("the log holds a secret: %s", logs)
+				}
+			}
+		})
+	}
+}
+
+// Login CSRF: a callback with an attacker's own code and state, or any
+// state this browser did not start, is refused before the code is redeemed.
+func TestOnboardingRefusesForeignCallbacks(t *testing.T) {
+	f := newCodeFlow(t, false)
+	// The attacker's login, approved for the attacker's tenant.
+	attackerAuthorize, _ := f.start(t)
+	attackerCB, err := f.env.fake.Authorize(attackerAuthorize, true, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The victim's browser holds a login of its own, or none.
+	_, victimCookies := f.start(t)
+	for name, cookies := range map[string][]*http.Cookie{"no cookie": nil, "the victim's cookie": victimCookies} {
+		if code := f.callback(t, attackerCB, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), sysuser.ErrInvalidState) {
+			t.Errorf("%s: %d %v", name, code, f.lastFailure())
+		}
+	}
+	// A cookie made with another key.
+	other, _ := sysuser.NewOnboarding(sysuser.OnboardingConfig{LoginURL: f.env.fake.URL, ClientID: testClientID, ClientSecret: "s",
+		RedirectURL: f.app.URL + "/superoffice/callback", StateKey: []byte("another key, another key, 32 byt"),
+		OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }})
+	rec := httptest.NewRecorder()
+	other.Start(rec, httptest.NewRequest(http.MethodGet, "/connect", nil))
+	forgedAuthorize := rec.Header().Get("Location")
+	forgedCB, _ := f.env.fake.Authorize(forgedAuthorize, true, testTenant)
+	if code := f.callback(t, forgedCB, rec.Result().Cookies()); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), sysuser.ErrInvalidState) {
+		t.Errorf("foreign-key cookie: %d %v", code, f.lastFailure())
+	}
+	if len(f.approved) != 0 {
+		t.Fatalf("a foreign callback connected: %v", f.approved)
+	}
+}
+
+func TestOnboardingDeclineIsAnAuthorizationError(t *testing.T) {
+	f := newCodeFlow(t, true)
+	authorize, cookies := f.start(t)
+	cb, err := f.env.fake.Authorize(authorize, false, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := f.callback(t, cb, cookies); code != http.StatusBadRequest {
+		t.Fatalf("declined callback: %d", code)
+	}
+	var ae *sysuser.AuthorizationError
+	if !errors.As(f.lastFailure(), &ae) || ae.Code != "access_denied" {
+		t.Fatalf("err = %v, want an access_denied AuthorizationError", f.lastFailure())
+	}
+}
+
+// The token endpoint's refusal is a typed error with a bounded text.
+func TestOnboardingTokenEndpointRefusal(t *testing.T) {
+	f := newCodeFlow(t, false)
+	f.env.fake.RegisterClient(testClientID, "a-rotated-secret", f.app.URL+"/superoffice/callback")
+	authorize, cookies := f.start(t)
+	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := f.callback(t, cb, cookies); code != http.StatusBadRequest {
+		t.Fatalf("callback with a wrong client secret: %d", code)
+	}
+	var ae *sysuser.AuthorizationError
+	if !errors.As(f.lastFailure(), &ae) || ae.Code != "invalid_client" || ae.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("err = %#v", f.lastFailure())
+	}
+	if strings.Contains(f.lastFailure().Error(), "the-client-secret") {
+		t.Fatal("the error names the client secret")
 	}
 }

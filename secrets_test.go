@@ -51,6 +51,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"raw JWT":           res.Token[len(res.Token)-60:],
 		"signature":         signed[strings.LastIndexByte(signed, '.')+1:][:40],
 		"key file":          string(readTestdata(t, "key-compact.xml")[40:100]),
+		"client secret":     "client-secret-0f1e2d3c4b5a",
+		"state key":         "state-key-9a8b7c6d5e4f3a2b1c0d9e8f7a6b",
 	}
 
 	// Config, key and argument errors.
@@ -127,7 +129,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(verifier.Verify(ctx, idToken, "other-nonce"))
-	values := []any{cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, env.client.Tenant(testTenant, testUserToken), approval, *approval, verifier}
+	obCfg := sysuser.OnboardingConfig{LoginURL: env.fake.URL, ClientID: "cid", ClientSecret: secrets["client secret"],
+		StateKey: []byte(secrets["state key"]), RedirectURL: "https://app.example/cb",
+		OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }}
+	ob, err := sysuser.NewOnboarding(obCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []any{obCfg, &obCfg, ob, *ob, cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, env.client.Tenant(testTenant, testUserToken), approval, *approval, verifier}
 	for _, e := range errs {
 		values = append(values, e)
 	}
