@@ -18,6 +18,10 @@ const (
 	DefaultRetryDelay  = 250 * time.Millisecond
 	// maxRetryAfter is the longest Retry-After the client will wait out.
 	maxRetryAfter = 30 * time.Second
+	// retryAfterCeiling is the longest delay parseRetryAfter reports; any
+	// longer Retry-After is reported as this, which is more than
+	// maxRetryAfter, so the client gives up instead of waiting.
+	retryAfterCeiling = 24 * time.Hour
 )
 
 // retryable reports whether err is a transient failure worth another
@@ -55,15 +59,32 @@ func retryDelay(err error, n int, base time.Duration, now time.Time) (d time.Dur
 	return d/2 + rand.N(d/2+1), true
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP-date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+// parseRetryAfter reads delay-seconds (digits only) or an HTTP-date. A
+// delay longer than retryAfterCeiling, however long, is reported as
+// retryAfterCeiling, so that no value can overflow into a short or negative
+// wait; a date in the past is 0. ok is false when v is neither form.
+func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	if isDelaySeconds(v) {
+		secs, err := strconv.ParseInt(v, 10, 64) // only ErrRange can fail
+		if err != nil || secs > int64(retryAfterCeiling/time.Second) {
+			return retryAfterCeiling, true
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), retryAfterCeiling), true
 	}
 	return 0, false
+}
+
+// isDelaySeconds reports whether s is delay-seconds: one or more ASCII digits.
+func isDelaySeconds(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // sleep waits d or until ctx ends.
