@@ -49,6 +49,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -144,6 +145,11 @@ type Options struct {
 	// WebApi accepts with the ticket starts it again. Zero means 6 hours, as
 	// SuperOffice documents.
 	TicketLifetime time.Duration
+	// TLS, when set, makes the fake serve HTTPS with this configuration: its
+	// Certificates (none means httptest's certificate for 127.0.0.1 and
+	// example.com), and URL and Root start with "https://". Client trusts
+	// the served certificate.
+	TLS *tls.Config
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -279,9 +285,18 @@ func NewServer(opts Options) (*Server, error) {
 	s.srv.Listener = l
 	// Set before serving: handlers read them. httptest names the server
 	// the same way.
-	s.Root = "http://" + l.Addr().String()
+	scheme := "http://"
+	if opts.TLS != nil {
+		scheme = "https://"
+	}
+	s.Root = scheme + l.Addr().String()
 	s.URL = s.Root + LoginPath
-	s.srv.Start()
+	if opts.TLS != nil {
+		s.srv.TLS = opts.TLS
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
 	return s, nil
 }
 

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/go-superoffice/sysuser"
+)
+
+func TestKeyConvert(t *testing.T) {
+	app, _, _ := keys(t)
+	dir := t.TempDir()
+	// A .NET XML file as seen in the wild: BOM, declaration, tabs, CRLF.
+	xmlKey, err := dotNetXML(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wild := "\uFEFF<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n" + strings.NewReplacer("><", ">\r\n\t<").Replace(string(xmlKey))
+	in := writeFile(t, "private.xml", []byte(wild))
+
+	// XML -> PKCS#1: the same key.
+	pkcs1File := filepath.Join(dir, "private.pem")
+	if r := runSysuser(t, runOpts{}, "key", "convert", "--in", in, "--to", "pkcs1", "--out", pkcs1File); r.code != exitOK || r.stdout != "" {
+		t.Fatalf("to pkcs1: %v", r)
+	}
+	got, err := os.ReadFile(pkcs1File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, pkcs1(app)) {
+		t.Errorf("to pkcs1: not the key's PKCS#1 PEM:\n%s", got)
+	}
+	if fi, _ := os.Stat(pkcs1File); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the output has mode %04o, want 0600", fi.Mode().Perm())
+	}
+
+	// PKCS#1 -> XML: ToXmlString(true)'s element order and lengths, and
+	// the same bytes as the canonical form of the input.
+	r := runSysuser(t, runOpts{}, "key", "convert", "--in", pkcs1File, "--to", "xml")
+	if r.code != exitOK {
+		t.Fatalf("to xml: %v", r)
+	}
+	order := regexp.MustCompile(`^<RSAKeyValue><Modulus>([^<]+)</Modulus><Exponent>AQAB</Exponent><P>([^<]+)</P><Q>([^<]+)</Q><DP>([^<]+)</DP><DQ>([^<]+)</DQ><InverseQ>([^<]+)</InverseQ><D>([^<]+)</D></RSAKeyValue>$`)
+	m := order.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("to xml: not in ToXmlString(true)'s form:\n%s", r.stdout)
+	}
+	for i, want := range []int{256, 128, 128, 128, 128, 128, 256} {
+		b, err := base64.StdEncoding.DecodeString(m[i+1])
+		if err != nil || len(b) != want {
+			t.Errorf("element %d: %d bytes (%v), want %d", i, len(b), err, want)
+		}
+	}
+	if r.stdout != string(xmlKey) {
+		t.Error("PKCS#1 -> XML differs from the canonical XML of the same key")
+	}
+	if k, err := sysuser.ParsePrivateKey([]byte(r.stdout)); err != nil || !k.Equal(app) {
+		t.Errorf("the XML does not parse back to the key: %v", err)
+	}
+
+	// pem is PKCS#8.
+	r = runSysuser(t, runOpts{}, "key", "convert", "--in", in, "--to", "pem")
+	block, _ := pem.Decode([]byte(r.stdout))
+	if r.code != exitOK || block == nil || block.Type != "PRIVATE KEY" {
+		t.Fatalf("to pem: %v", r)
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err != nil || !app.Equal(k) {
+		t.Errorf("to pem: not the key: %v", err)
+	}
+
+	// Never replaces a file unless --overwrite, which makes it 0600.
+	r = runSysuser(t, runOpts{}, "key", "convert", "--in", in, "--to", "pkcs8", "--out", pkcs1File)
+	if r.code != exitFail || !strings.Contains(r.stderr, "--overwrite") {
+		t.Errorf("over an existing file: %v", r)
+	}
+	if err := os.Chmod(pkcs1File, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r = runSysuser(t, runOpts{}, "key", "convert", "--in", in, "--to", "pkcs8", "--out", pkcs1File, "--overwrite"); r.code != exitOK {
+		t.Fatalf("--overwrite: %v", r)
+	}
+	if fi, _ := os.Stat(pkcs1File); fi.Mode().Perm() != 0o600 {
+		t.Errorf("after --overwrite the file has mode %04o, want 0600", fi.Mode().Perm())
+	}
+
+	// Standard output that is a character device (a terminal; here
+	// /dev/null, which is one too) gets no key without --force-stdout.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	r = runSysuser(t, runOpts{stdout: devNull}, "key", "convert", "--in", in, "--to", "pkcs1")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "refusing to write a private key to a terminal") {
+		t.Errorf("to a character device: %v", r)
+	}
+	if r = runSysuser(t, runOpts{stdout: devNull}, "key", "convert", "--in", in, "--to", "pkcs1", "--force-stdout"); r.code != exitOK {
+		t.Errorf("--force-stdout: %v", r)
+	}
+
+	// Not a key: a failure, and the message carries no key material.
+	r = runSysuser(t, runOpts{}, "key", "convert", "--in", writeFile(t, "public.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}})), "--to", "xml")
+	if r.code != exitFail || !strings.Contains(r.stderr, "invalid private key") {
+		t.Errorf("a public key: %v", r)
+	}
+}

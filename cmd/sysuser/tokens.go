@@ -1,0 +1,523 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-superoffice/sysuser"
+)
+
+var signCommand = &command{
+	name:     "sign",
+	synopsis: "print the signed system user token (TOKEN.yyyyMMddHHmm.signature)",
+	usage: `  sysuser sign --token TOKEN --key FILE [--at TIME]
+
+Signs the system user token with the application's private key for the UTC
+minute of --at (default: now), as SuperOffice specifies:
+  TOKEN.yyyyMMddHHmm.base64(RSA-SHA256(TOKEN.yyyyMMddHHmm))
+RSA PKCS#1 v1.5 signatures are deterministic: the output is byte-for-byte
+comparable with any other implementation's for the same token, key and
+minute. The signed token is a credential for a few minutes: handle it as one.
+
+  sysuser sign --token "$SO_SYSTEM_USER_TOKEN" --key private.xml --at 2026-11-23T12:34Z
+`,
+	flags: func(c *cli) (*flag.FlagSet, func([]string) error) {
+		fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+		var s settings
+		s.addToken(fs, c)
+		s.addKey(fs, c)
+		at := fs.String("at", "", "the `time` to sign for: 2026-11-23T12:34Z, RFC 3339 or yyyyMMddHHmm (UTC); default now")
+		return fs, func(args []string) error {
+			if err := noArgs(fs, args); err != nil {
+				return err
+			}
+			if s.token == "" {
+				return usagef("missing SO_SYSTEM_USER_TOKEN (or -token)")
+			}
+			if s.keyFile == "" {
+				return usagef("missing SO_PRIVATE_KEY_FILE (or -key)")
+			}
+			t := time.Now()
+			if *at != "" {
+				var err error
+				if t, err = parseTime(*at); err != nil {
+					return usagef("-at: %v", err)
+				}
+			}
+			data, err := readKey(s.keyFile)
+			if err != nil {
+				return err
+			}
+			signer, err := sysuser.NewSigner(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.keyFile, err)
+			}
+			signed, err := signer.SignAt(s.token, t)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(c.stdout, signed)
+			return err
+		}
+	},
+}
+
+var exchangeCommand = &command{
+	name:     "exchange",
+	synopsis: "exchange the system user token for a ticket and print it, redacted",
+	usage: `  sysuser exchange [flags]
+
+Exchanges the tenant's system user token for a ticket (one exchange: it
+creates a credentials record in the tenant's database) and prints the
+tenant, its WebApi URL and the verified token's claims, the ticket redacted
+unless --show-ticket (--show-token adds the JWT itself). On a refusal it
+says the likely cause and the fix.
+
+  SO_APP_TOKEN=... sysuser exchange -env sod -key private.xml -tenant Cust12345 -token "$TOKEN"
+`,
+	flags: func(c *cli) (*flag.FlagSet, func([]string) error) {
+		fs := flag.NewFlagSet("exchange", flag.ContinueOnError)
+		var s settings
+		s.addPlace(fs, c)
+		s.addApp(fs, c)
+		s.addTenant(fs, c)
+		showTicket := fs.Bool("show-ticket", false, "print the ticket (a credential for hours) instead of redacting it")
+		showToken := fs.Bool("show-token", false, "also print the JWT SuperOffice returned (it carries the ticket), as sysuser verify reads it")
+		asJSON := fs.Bool("json", false, "print one JSON object")
+		return fs, func(args []string) error {
+			if err := noArgs(fs, args); err != nil {
+				return err
+			}
+			s.preferFlags(fs)
+			client, err := s.client()
+			if err != nil {
+				return err
+			}
+			defer client.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*s.timeout)
+			defer cancel()
+			res, err := client.Exchange(ctx, s.tenant, s.token)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "sysuser exchange: tenant %s: %s\n", clean(s.tenant, 64), explain(err, s.appToken, s.token))
+				return exitError(exitFail)
+			}
+			ticket := sysuser.RedactTicket(res.Ticket)
+			if *showTicket {
+				ticket = res.Ticket
+			}
+			claims := claimsForOutput(res.Claims, !*showTicket, true)
+			if *asJSON {
+				out := map[string]any{
+					"tenant":        res.ContextIdentifier,
+					"ticket":        ticket,
+					"webapi_url":    res.WebAPIURL,
+					"netserver_url": res.NetServerURL,
+					"issued_at":     res.IssuedAt.UTC().Format(time.RFC3339),
+					"expires_at":    res.ExpiresAt.UTC().Format(time.RFC3339),
+					"claims":        claims,
+				}
+				if *showToken {
+					out["jwt"] = res.Token
+				}
+				return writeJSON(c.stdout, out)
+			}
+			w := c.stdout
+			fmt.Fprintf(w, "tenant      %s\n", res.ContextIdentifier)
+			fmt.Fprintf(w, "ticket      %s\n", ticket)
+			fmt.Fprintf(w, "WebApi URL  %s\n", res.WebAPIURL)
+			fmt.Fprintf(w, "NetServer   %s\n", res.NetServerURL)
+			fmt.Fprintf(w, "token       issued %s, expires %s\n", res.IssuedAt.UTC().Format(time.RFC3339), res.ExpiresAt.UTC().Format(time.RFC3339))
+			printClaims(w, claims)
+			if *showToken {
+				fmt.Fprintf(w, "JWT         %s\n", res.Token)
+			}
+			return nil
+		}
+	},
+}
+
+// client makes a sysuser.Client from the settings, or says what is missing
+// (a usage error).
+func (s *settings) client() (*sysuser.Client, error) {
+	var missing []string
+	for _, m := range []struct{ val, name string }{
+		{s.appToken, "SO_APP_TOKEN (or -app-token): your application's client secret"},
+		{s.keyFile, "SO_PRIVATE_KEY_FILE (or -key): path to your application's private key"},
+		{s.token, "SO_SYSTEM_USER_TOKEN (or -token): the system user token the tenant's approval gave you"},
+		{s.tenant, "SO_CONTEXT_IDENTIFIER (or -tenant): the tenant id, e.g. Cust12345"},
+	} {
+		if m.val == "" {
+			missing = append(missing, "  missing "+m.name)
+		}
+	}
+	u, _, err := s.login()
+	if errors.Is(err, errNoPlace) {
+		missing = append([]string{"  missing SO_ENVIRONMENT (or -env) sod, stage or online, or SO_LOGIN_URL (or -login-url)"}, missing...)
+	} else if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(missing) > 0 {
+		return nil, usagef("not configured:\n%s", strings.Join(missing, "\n"))
+	}
+	proto, err := s.protocolValue()
+	if err != nil {
+		return nil, err
+	}
+	key, err := readKey(s.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sysuser.Config{LoginURL: u.String(), ApplicationToken: s.appToken, PrivateKey: key, Protocol: proto, ExchangeTimeout: 2 * s.timeout}
+	if s.certFile != "" {
+		if cfg.Certificate, err = os.ReadFile(s.certFile); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTPClient, err = s.httpClient(); err != nil {
+		return nil, err
+	}
+	return sysuser.NewClient(cfg)
+}
+
+var verifyCommand = &command{
+	name:     "verify",
+	synopsis: "verify a SuperOffice JWT (system user token or id_token) and print its claims",
+	usage: `  sysuser verify [flags] [TOKEN | FILE | -]
+
+Verifies a JWT SuperOffice issued and prints its claims. The token comes from
+the argument (a file of that name, else the token itself; prefer a file or
+standard input: arguments show in ps), from -file, or from standard input
+("-", or no argument). Keys come from the key set of -env/-login-url
+(LOGIN_URL/.well-known/jwks) or from the certificate -cert pins.
+
+  - A system user token (iss "SuperOffice AS", what an exchange returns) is
+    checked as sysuser's Client.Verify does: RS256, SuperOffice's key, issuer,
+    audience spn:<serial>, lifetime with 5 minutes' leeway, ticket and tenant
+    present. That needs no application credentials: verify builds a Client
+    with a placeholder application token and a throwaway key, which it never
+    uses (no exchange is made).
+  - An id_token (iss https://<env>.superoffice.com) is checked as
+    ApprovalVerifier.VerifyIDToken does; it needs -client-id (SO_CLIENT_ID),
+    its audience, and -nonce when the token carries one you must match.
+
+-now verifies at another time, for a token saved earlier. The ticket and
+system_token claims are redacted unless --show-ticket / --show-system-token.
+
+  sysuser verify -env sod -file token.jwt
+  sysuser verify -cert SuperOfficeFederatedLogin.crt -now 2026-11-23T12:34Z < token.jwt
+`,
+	flags: func(c *cli) (*flag.FlagSet, func([]string) error) {
+		fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+		var s settings
+		s.addPlace(fs, c)
+		file := fs.String("file", "", "read the token from `file`")
+		clientID := fs.String("client-id", c.getenv("SO_CLIENT_ID"), "the application's client id, an id_token's audience (SO_CLIENT_ID)")
+		nonce := fs.String("nonce", "", "the nonce an id_token must carry")
+		issuer := fs.String("issuer", "", "an id_token's expected issuer; default the scheme and host of the login URL")
+		now := fs.String("now", "", "verify at this `time` instead of now: 2026-11-23T12:34Z, RFC 3339 or yyyyMMddHHmm (UTC)")
+		showTicket := fs.Bool("show-ticket", false, "print the ticket claim instead of redacting it")
+		showSystemToken := fs.Bool("show-system-token", false, "print an id_token's system_token claim instead of redacting it")
+		asJSON := fs.Bool("json", false, "print one JSON object")
+		return fs, func(args []string) error {
+			pos, err := parseArgs(fs, args)
+			if err != nil {
+				return err
+			}
+			s.preferFlags(fs)
+			if len(pos) > 1 {
+				return usagef("unexpected argument %q", clean(pos[1], 40))
+			}
+			if len(pos) == 1 && *file != "" {
+				return usagef("give the token as an argument or with -file, not both")
+			}
+			u, _, placeErr := s.login()
+			if placeErr != nil && !(errors.Is(placeErr, errNoPlace) && s.certFile != "") {
+				if errors.Is(placeErr, errNoPlace) {
+					return usagef("no keys to verify with: set SO_ENVIRONMENT (or -env), SO_LOGIN_URL (or -login-url), or -cert FILE")
+				}
+				return usagef("%v", placeErr)
+			}
+			raw, err := readToken(c, pos, *file)
+			if err != nil {
+				return err
+			}
+			var at time.Time
+			if *now != "" {
+				if at, err = parseTime(*now); err != nil {
+					return usagef("-now: %v", err)
+				}
+			}
+			header, payload, err := peekJWT(raw)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "sysuser verify: invalid: %v\n", err)
+				return exitError(exitFail)
+			}
+			var cert []byte
+			if s.certFile != "" {
+				if cert, err = os.ReadFile(s.certFile); err != nil {
+					return err
+				}
+			}
+			hc, err := s.httpClient()
+			if err != nil {
+				return err
+			}
+			var clock func() time.Time
+			if !at.IsZero() {
+				clock = func() time.Time { return at }
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*s.timeout)
+			defer cancel()
+			iss, _ := payload["iss"].(string)
+			out := map[string]any{"alg": header["alg"], "kid": header["kid"], "issuer": iss}
+			var claims map[string]any
+			if iss == "SuperOffice AS" {
+				out["kind"] = "system user token"
+				loginURL := "https://sysuser.invalid/login" // never contacted: -cert pins the key
+				if u != nil {
+					loginURL = u.String()
+				}
+				client, err := verifyClient(loginURL, cert, hc, clock)
+				if err != nil {
+					return err
+				}
+				defer client.Close()
+				res, err := client.Verify(ctx, raw)
+				if err != nil {
+					fmt.Fprintf(c.stderr, "sysuser verify: invalid system user token: %s\n", verifyFailure(err, *now != ""))
+					return exitError(exitFail)
+				}
+				claims = claimsForOutput(res.Claims, !*showTicket, !*showSystemToken)
+				out["tenant"], out["webapi_url"] = res.ContextIdentifier, res.WebAPIURL
+			} else {
+				out["kind"] = "id_token"
+				if *clientID == "" {
+					return usagef("this is not a system user token (iss %q): verifying it as an id_token needs SO_CLIENT_ID (or -client-id), its audience", clean(iss, 80))
+				}
+				if u == nil && *issuer == "" {
+					return usagef("an id_token's issuer comes from -env or -login-url; with -cert alone, give -issuer")
+				}
+				cfg := sysuser.ApprovalConfig{ClientID: *clientID, Certificate: cert, HTTPClient: hc, Clock: clock, Issuer: *issuer}
+				if u != nil {
+					cfg.LoginURL = u.String()
+				}
+				v, err := sysuser.NewApprovalVerifier(cfg)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				a, err := v.VerifyIDToken(ctx, raw, *nonce)
+				if err != nil {
+					fmt.Fprintf(c.stderr, "sysuser verify: invalid id_token: %s\n", verifyFailure(err, *now != ""))
+					return exitError(exitFail)
+				}
+				claims = claimsForOutput(a.Claims, !*showTicket, !*showSystemToken)
+				out["tenant"] = a.ContextIdentifier
+			}
+			verifiedAt := time.Now()
+			if !at.IsZero() {
+				verifiedAt = at
+			}
+			out["valid"] = true
+			out["verified_at"] = verifiedAt.UTC().Format(time.RFC3339)
+			if s.certFile != "" {
+				out["keys"] = "certificate " + s.certFile
+			} else {
+				out["keys"] = u.String() + "/.well-known/jwks"
+			}
+			out["claims"] = claims
+			if *asJSON {
+				return writeJSON(c.stdout, out)
+			}
+			w := c.stdout
+			fmt.Fprintf(w, "valid %s (alg %v, kid %v), verified at %s with %s\n", out["kind"], out["alg"], out["kid"], out["verified_at"], out["keys"])
+			printClaims(w, claims)
+			return nil
+		}
+	},
+}
+
+// verifyFailure says why verification failed, with a hint for the usual
+// causes.
+func verifyFailure(err error, atGivenTime bool) string {
+	if !errors.Is(err, sysuser.ErrInvalidToken) {
+		return explain(err).String()
+	}
+	msg := clean(err.Error(), maxShown)
+	m := strings.ToLower(msg)
+	switch {
+	case (strings.Contains(m, "expired") || strings.Contains(m, "not valid yet")) && !atGivenTime:
+		msg += " — SuperOffice's tokens live 5 minutes: verify a saved one with -now at a time within its lifetime"
+	case strings.Contains(m, "expired") || strings.Contains(m, "not valid yet"):
+		msg += " — -now is outside the token's lifetime (iat to exp, with 5 minutes' leeway)"
+	case strings.Contains(m, "signature") || strings.Contains(m, "kid") || strings.Contains(m, "key"):
+		msg += " — it is not signed by the keys of this environment (-env, -login-url) or the certificate -cert pins"
+	}
+	return msg
+}
+
+// verifyClient makes a Client that only verifies: Client.Verify needs a
+// Client, a Client needs an application token and a key, and verifying uses
+// neither. The token is a placeholder and the key a throwaway one; the
+// Client never exchanges.
+func verifyClient(loginURL string, cert []byte, hc *http.Client, clock func() time.Time) (*sysuser.Client, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := sysuser.NewSignerFromKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return sysuser.NewClient(sysuser.Config{
+		LoginURL:         loginURL,
+		ApplicationToken: "placeholder: sysuser verify never exchanges",
+		Signer:           signer,
+		Certificate:      cert,
+		HTTPClient:       hc,
+		Clock:            clock,
+	})
+}
+
+// maxTokenBytes bounds a token read from a file or standard input.
+const maxTokenBytes = 64 << 10
+
+// readToken reads the JWT from the argument, -file or standard input.
+func readToken(c *cli, pos []string, file string) (string, error) {
+	var data []byte
+	var err error
+	switch {
+	case file != "":
+		data, err = readBounded(file)
+	case len(pos) == 1 && pos[0] != "-":
+		if _, statErr := os.Stat(pos[0]); statErr == nil {
+			data, err = readBounded(pos[0])
+		} else {
+			data = []byte(pos[0])
+		}
+	default:
+		if isTerminal(c.stdin) {
+			return "", usagef("give the token as an argument, with -file, or on standard input")
+		}
+		data, err = io.ReadAll(io.LimitReader(c.stdin, maxTokenBytes+1))
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(data) > maxTokenBytes {
+		return "", fmt.Errorf("the token is larger than %d KiB", maxTokenBytes>>10)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", usagef("the token is empty")
+	}
+	return tok, nil
+}
+
+func readBounded(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxTokenBytes+1))
+}
+
+// peekJWT decodes a JWT's header and payload without verifying anything,
+// to tell a system user token from an id_token.
+func peekJWT(raw string) (header, payload map[string]any, err error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil, nil, errors.New("not a JWT (header.payload.signature)")
+	}
+	dec := func(s string, v *map[string]any) error {
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+		if err != nil {
+			return err
+		}
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		return d.Decode(v)
+	}
+	if err := dec(parts[0], &header); err != nil {
+		return nil, nil, fmt.Errorf("not a JWT: its header does not decode: %v", err)
+	}
+	if err := dec(parts[1], &payload); err != nil {
+		return nil, nil, fmt.Errorf("not a JWT: its payload does not decode: %v", err)
+	}
+	return header, payload, nil
+}
+
+// claimsForOutput copies claims, redacting the ticket and system_token
+// claims as asked.
+func claimsForOutput(claims map[string]any, redactTicket, redactSystemToken bool) map[string]any {
+	out := make(map[string]any, len(claims))
+	for k, v := range claims {
+		switch {
+		case redactTicket && k == sysuser.ClaimNamespace+"ticket":
+			s, _ := v.(string)
+			v = sysuser.RedactTicket(s)
+		case redactSystemToken && k == sysuser.ClaimNamespace+"system_token":
+			v = "[redacted: --show-system-token prints it]"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// printClaims prints claims sorted by the names it shows: SuperOffice's by
+// their last part.
+func printClaims(w io.Writer, claims map[string]any) {
+	short := make(map[string]string, len(claims))
+	names := make([]string, 0, len(claims))
+	for k := range claims {
+		n := strings.TrimPrefix(k, sysuser.ClaimNamespace)
+		short[n] = k
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "claims (%s... shown by their last part):\n", sysuser.ClaimNamespace)
+	for _, n := range names {
+		v := claims[short[n]]
+		s := fmt.Sprint(v)
+		if i, ok := number(v); ok {
+			s = fmt.Sprint(i)
+			switch n {
+			case "iat", "nbf", "exp", "auth_time":
+				s += " (" + time.Unix(i, 0).UTC().Format(time.RFC3339) + ")"
+			}
+		}
+		fmt.Fprintf(w, "  %-18s %s\n", n, clean(s, 400))
+	}
+}
+
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int64(n), n == float64(int64(n))
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case int64:
+		return n, true
+	}
+	return 0, false
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
