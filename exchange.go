@@ -19,7 +19,7 @@ type authResponse struct {
 // *AuthenticationError.
 func (a authResponse) token(contextIdentifier string) (string, error) {
 	if !a.IsSuccessful {
-		return "", &AuthenticationError{Message: a.ErrorMessage, ContextIdentifier: contextIdentifier}
+		return "", &AuthenticationError{Message: serverText(a.ErrorMessage), ContextIdentifier: contextIdentifier}
 	}
 	if a.Token == "" {
 		return "", malformed("IsSuccessful is true but Token is empty")

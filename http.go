@@ -11,12 +11,14 @@ import (
 	"time"
 )
 
-// maxResponseBytes caps every response body the package reads. Real answers
-// are a few KiB; a larger one is refused without reading the rest.
-const maxResponseBytes = 1 << 20
+// maxResponseBytes caps every response body the package reads: 64 KiB. A
+// real answer is a few KiB (a SOAP envelope around a JWT of some fifteen
+// claims is 3 to 5 KiB; SuperOffice's key set, with certificates, about as
+// much); a larger one is refused without reading the rest.
+const maxResponseBytes = 64 << 10
 
 // maxErrorBodyBytes is how much of an error response HTTPError keeps.
-const maxErrorBodyBytes = 4 << 10
+const maxErrorBodyBytes = 512
 
 // request is one call to the login service.
 type request struct {
@@ -78,7 +80,7 @@ func statusError(resp *http.Response, body []byte) *HTTPError {
 	if len(body) > maxErrorBodyBytes {
 		body = body[:maxErrorBodyBytes]
 	}
-	return &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Body: append([]byte(nil), body...), retryAfter: resp.Header.Get("Retry-After")}
+	return &HTTPError{StatusCode: resp.StatusCode, Status: serverText(resp.Status), Body: append([]byte(nil), body...), retryAfter: resp.Header.Get("Retry-After")}
 }
 
 // newDefaultHTTPClient returns the client used when Config.HTTPClient is

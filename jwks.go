@@ -20,8 +20,10 @@ import (
 // the login URL.
 const jwksPath = "/.well-known/jwks"
 
-// minVerifyKeyBits is the smallest RSA key accepted for verifying tokens.
-const minVerifyKeyBits = 2048
+// maxKidBytes bounds a key id: SuperOffice's are 40 hex digits (a SHA-1
+// thumbprint).
+const maxKidBytes = 256
+
 
 // keySource finds the public key that signed a token.
 type keySource interface {
@@ -95,8 +97,8 @@ func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
 	if !ok {
 		return nil, configError("certificate key is %T, not RSA", pub)
 	}
-	if bits := key.N.BitLen(); bits < minVerifyKeyBits || bits > maxKeyBits {
-		return nil, configError("certificate key is %d bits; %d to %d are accepted", bits, minVerifyKeyBits, maxKeyBits)
+	if err := checkVerifyKey(key); err != nil {
+		return nil, configError("certificate key: %v", err)
 	}
 	return key, nil
 }
@@ -194,12 +196,12 @@ func (s *jwksSource) publicKey(ctx context.Context, kid string) (*rsa.PublicKey,
 // unknownKid explains why no key was found. s.mu is held.
 func (s *jwksSource) unknownKid(kid string) error {
 	if why, ok := s.rejected[kid]; ok {
-		return fmt.Errorf("the key %q in SuperOffice's key set was refused: %s", kid, why)
+		return fmt.Errorf("the key %q in SuperOffice's key set was refused: %s", serverText(kid), why)
 	}
 	if kid == "" {
 		return fmt.Errorf("token names no key (kid) and the key set has %d keys", len(s.keys))
 	}
-	return fmt.Errorf("no key %q in SuperOffice's key set", kid)
+	return fmt.Errorf("no key %q in SuperOffice's key set", serverText(kid))
 }
 
 // fetch runs one JWKS request and publishes its outcome.
@@ -257,6 +259,9 @@ func parseJWKS(body []byte) (map[string]*rsa.PublicKey, map[string]string, error
 		if err := json.Unmarshal(raw, &k); err != nil {
 			continue
 		}
+		if len(k.Kid) > maxKidBytes {
+			continue // no real kid is that long; not worth remembering
+		}
 		pub, err := k.rsaKey()
 		if err != nil {
 			rejected[k.Kid] = err.Error()
@@ -272,13 +277,13 @@ func parseJWKS(body []byte) (map[string]*rsa.PublicKey, map[string]string, error
 
 func (k jwk) rsaKey() (*rsa.PublicKey, error) {
 	if k.Kty != "RSA" {
-		return nil, fmt.Errorf("kty is %q, not RSA", k.Kty)
+		return nil, fmt.Errorf("kty is %q, not RSA", serverText(k.Kty))
 	}
 	if k.Use != "" && k.Use != "sig" {
-		return nil, fmt.Errorf("use is %q, not sig", k.Use)
+		return nil, fmt.Errorf("use is %q, not sig", serverText(k.Use))
 	}
 	if k.Alg != "" && k.Alg != "RS256" {
-		return nil, fmt.Errorf("alg is %q, not RS256", k.Alg)
+		return nil, fmt.Errorf("alg is %q, not RS256", serverText(k.Alg))
 	}
 	var pub *rsa.PublicKey
 	switch {
@@ -309,8 +314,8 @@ func (k jwk) rsaKey() (*rsa.PublicKey, error) {
 	default:
 		return nil, errors.New("neither n and e nor x5c is present")
 	}
-	if bits := pub.N.BitLen(); bits < minVerifyKeyBits || bits > maxKeyBits {
-		return nil, fmt.Errorf("key is %d bits; %d to %d are accepted", bits, minVerifyKeyBits, maxKeyBits)
+	if err := checkVerifyKey(pub); err != nil {
+		return nil, err
 	}
 	return pub, nil
 }

@@ -14,8 +14,6 @@ import (
 // Defaults for retrying an exchange; see Config.MaxAttempts and
 // Config.RetryDelay.
 const (
-	DefaultMaxAttempts = 3
-	DefaultRetryDelay  = 250 * time.Millisecond
 	// maxRetryAfter is the longest Retry-After the client will wait out.
 	maxRetryAfter = 30 * time.Second
 	// retryAfterCeiling is the longest delay parseRetryAfter reports; any
@@ -29,6 +27,10 @@ const (
 // 502, 503 or 504. Refusals, invalid tokens, SOAP faults, malformed answers
 // and other statuses are final. (The caller checks its own ctx first.)
 func retryable(err error) bool {
+	var re *readError
+	if errors.As(err, &re) {
+		return false // the answer had begun: the server may have acted
+	}
 	var he *HTTPError
 	if errors.As(err, &he) {
 		switch he.StatusCode {

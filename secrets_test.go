@@ -136,7 +136,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := []any{obCfg, &obCfg, ob, *ob, cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, env.client.Tenant(testTenant, testUserToken), approval, *approval, verifier}
+	values := []any{obCfg, &obCfg, ob, cfg, &cfg, env.client, env.signer, *env.signer, res, *res, transport, env.client.Tenant(testTenant, testUserToken), approval, *approval, verifier}
 	for _, e := range errs {
 		values = append(values, e)
 	}

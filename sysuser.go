@@ -2,6 +2,7 @@ package sysuser
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -87,12 +88,15 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.loginURL = login
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.checkApplicationKey(); err != nil {
+		return nil, err
+	}
 	c.now = cfg.Clock
 	if c.now == nil {
 		c.now = time.Now
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.ownHTTP = cfg.HTTPClient == nil
 	c.http = safeHTTPClient(cfg.HTTPClient)
@@ -127,6 +131,24 @@ func NewClient(cfg Config) (*Client, error) {
 		src.Subscribe(c.invalidatedElsewhere)
 	}
 	return c, nil
+}
+
+// checkApplicationKey refuses an application key whose public exponent is
+// not 65537, and logs a warning for one under 2048 bits: SuperOffice does
+// not document the size it issues, and the partner keys in its own public
+// samples are 1024 bits, so such keys are accepted (see keycheck.go).
+func (c *Client) checkApplicationKey() error {
+	err := checkApplicationKey(c.signer.key)
+	var kc *keyCheckError
+	if err == nil || !errors.As(err, &kc) {
+		return err
+	}
+	if kc.e != rsaExponentF4 {
+		return err
+	}
+	c.log.LogAttrs(context.Background(), slog.LevelWarn, "sysuser: the application key is shorter than 2048 bits; ask SuperOffice for a new key pair",
+		slog.Int("bits", kc.bits))
+	return nil
 }
 
 // Close stops the Client's background work (renewal timers, the sweep of
