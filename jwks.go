@@ -24,7 +24,6 @@ const jwksPath = "/.well-known/jwks"
 // thumbprint).
 const maxKidBytes = 256
 
-
 // keySource finds the public key that signed a token.
 type keySource interface {
 	// publicKey returns the key for kid ("" when the token names none).

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"net/http"
-
 )
 
 // SOAP constants, from PartnerSystemUserService.wsdl.
