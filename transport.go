@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,33 +16,48 @@ import (
 type transport struct {
 	tenant *Tenant
 	base   http.RoundTripper
+	origin atomic.Pointer[webAPIOrigin] // the last webapi_url checked
+}
+
+// webAPIOrigin is a webapi_url, parsed and checked once.
+type webAPIOrigin struct {
+	raw, scheme, hostPort string
+	err                   error
+}
+
+// check refuses a request whose origin is not the tenant's WebApi's,
+// parsing webAPIURL only when it changed.
+func (t *transport) check(u *url.URL, webAPIURL string) error {
+	o := t.origin.Load()
+	if o == nil || o.raw != webAPIURL {
+		o = &webAPIOrigin{raw: webAPIURL}
+		api, err := url.Parse(webAPIURL)
+		switch {
+		case err != nil || api.Host == "":
+			o.err = fmt.Errorf("%w: the tenant's webapi_url is not an absolute URL", ErrNotWebAPI)
+		case api.Scheme != "https" && !(api.Scheme == "http" && isLoopback(api.Hostname())):
+			o.err = fmt.Errorf("%w: the tenant's webapi_url is %s://%s, neither https nor a loopback host", ErrNotWebAPI, api.Scheme, api.Host)
+		default:
+			o.scheme, o.hostPort = api.Scheme, hostPort(api)
+		}
+		t.origin.Store(o)
+	}
+	if o.err != nil {
+		return o.err
+	}
+	if u == nil || !strings.EqualFold(u.Scheme, o.scheme) || !strings.EqualFold(hostPort(u), o.hostPort) {
+		got := "<nil>"
+		if u != nil {
+			got = u.Scheme + "://" + u.Host
+		}
+		return fmt.Errorf("%w: request to %s, but the tenant's WebApi is %s://%s", ErrNotWebAPI, got, o.scheme, o.hostPort)
+	}
+	return nil
 }
 
 // webAPITimeout bounds each request of the *http.Client Tenant.HTTPClient
 // returns, from dialling to reading the body's end.
 const webAPITimeout = 2 * time.Minute
-
-// checkWebAPIOrigin refuses a request whose scheme, host and port are not
-// those of the tenant's webapi_url, and a webapi_url that is neither https
-// nor http on a loopback host: the ticket and the application token go to
-// the tenant's WebApi and nowhere else.
-func checkWebAPIOrigin(u *url.URL, webAPIURL string) error {
-	api, err := url.Parse(webAPIURL)
-	if err != nil || api.Host == "" {
-		return fmt.Errorf("%w: the tenant's webapi_url is not an absolute URL", ErrNotWebAPI)
-	}
-	if api.Scheme != "https" && !(api.Scheme == "http" && isLoopback(api.Hostname())) {
-		return fmt.Errorf("%w: the tenant's webapi_url is %s://%s, neither https nor a loopback host", ErrNotWebAPI, api.Scheme, api.Host)
-	}
-	if u == nil || !strings.EqualFold(u.Scheme, api.Scheme) || !strings.EqualFold(hostPort(u), hostPort(api)) {
-		got := "<nil>"
-		if u != nil {
-			got = u.Scheme + "://" + u.Host
-		}
-		return fmt.Errorf("%w: request to %s, but the tenant's WebApi is %s://%s", ErrNotWebAPI, got, api.Scheme, api.Host)
-	}
-	return nil
-}
 
 // hostPort returns u's host with its port, the scheme's default made
 // explicit.
@@ -65,7 +81,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	if err := checkWebAPIOrigin(req.URL, res.WebAPIURL); err != nil {
+	if err := t.check(req.URL, res.WebAPIURL); err != nil {
 		closeBody(req)
 		return nil, err
 	}
@@ -79,7 +95,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil // the body is spent; the caller sees the 401
 	}
 	res, err = t.tenant.Ticket(req.Context())
-	if err != nil || checkWebAPIOrigin(req.URL, res.WebAPIURL) != nil {
+	if err != nil || t.check(req.URL, res.WebAPIURL) != nil {
 		return resp, nil // no new ticket for this WebApi: the 401 stands
 	}
 	retry := req
