@@ -20,13 +20,16 @@ import (
 //
 //  1. Get. A usable ticket there (another replica's) is adopted, with no
 //     exchange.
-//  2. Otherwise Lock, with a time to live a little longer than one
-//     exchange may take. The replica that gets the lease exchanges, stores
-//     the result with Put under its lease, and Unlocks.
+//  2. Otherwise Lock, with a time to live of Config.ExchangeTimeout plus
+//     5 s. The replica that gets the lease looks once more (the previous
+//     holder may have stored its ticket and unlocked between the Get and
+//     the Lock), exchanges, stores the result with Put under its lease,
+//     and Unlocks.
 //  3. A replica that does not get the lease polls Get, with backoff, until
 //     the holder's ticket appears or the lease is gone (its holder died:
-//     the lease expired), and then starts again at 1, within the caller's
-//     ctx and the Client's exchange timeout.
+//     the lease expired), and then starts again at 1. It waits at most two
+//     lease times in all, then exchanges on its own as when the store
+//     fails. Callers wait within their own ctx all along.
 //
 // What a shared store must guarantee:
 //
@@ -62,7 +65,10 @@ import (
 //	Subscribe(func(contextIdentifier, ticket string))
 //
 // NewClient calls it once with a function that drops the Client's copy of
-// that tenant's ticket if it is still that ticket.
+// that tenant's ticket if it is still that ticket. Every ticket a Client
+// holds came through its store's Get or Put, so a store that publishes
+// only a keyed hash of the invalidated ticket can find the ticket among
+// those it saw.
 type TicketStore interface {
 	// Get returns the tenant's stored result and when it stops being
 	// usable, or a nil result when there is none.

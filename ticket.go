@@ -284,6 +284,11 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 // another replica has one, else by an exchange under the store's lease (see
 // TicketStore), else, without a store or when it fails, by an exchange of
 // this Client's own. prev is the entry being renewed, if any.
+//
+// With a store, obtain keeps its own time: waiting for another replica
+// lasts up to that replica's lease, longer than the ExchangeTimeout that
+// bounds ctx, so the wait runs for at most two lease times and each
+// exchange gets a full ExchangeTimeout of its own.
 func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken string, prev *entry) (res *SystemUserResult, adopted bool, err error) {
 	if c.store == nil {
 		res, err = c.Exchange(ctx, contextIdentifier, systemUserToken)
@@ -293,9 +298,24 @@ func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken 
 		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store "+op+" failed; exchanging without it",
 			slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
 	}
+	// A lease outlives the holder's exchange by storeLeaseMargin, time for
+	// its Put; a waiter gives up after two leases (a holder that died, then
+	// one that took over) and exchanges on its own.
+	const storeLeaseMargin = 5 * time.Second
+	base := context.WithoutCancel(ctx)
+	ttl := c.exchangeTimeout + storeLeaseMargin
+	wctx, cancel := context.WithTimeout(base, 2*ttl)
+	defer cancel()
+	put := func(lease string, res *SystemUserResult, level slog.Level) {
+		pctx, cancel := context.WithTimeout(base, storeLeaseMargin)
+		defer cancel()
+		if perr := c.store.Put(pctx, contextIdentifier, lease, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
+			c.log.LogAttrs(ctx, level, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
+		}
+	}
 	wait := storePollMin
 	for {
-		shared, expires, err := c.store.Get(ctx, contextIdentifier)
+		shared, expires, err := c.store.Get(wctx, contextIdentifier)
 		if err != nil {
 			warn("get", err)
 			break
@@ -303,34 +323,41 @@ func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken 
 		if c.adoptable(shared, expires, prev) {
 			return shared, true, nil
 		}
-		lease, err := c.store.Lock(ctx, contextIdentifier, c.exchangeTimeout+5*time.Second)
+		lease, err := c.store.Lock(wctx, contextIdentifier, ttl)
 		if err != nil {
 			warn("lock", err)
 			break
 		}
 		if lease != "" {
-			res, err := c.Exchange(ctx, contextIdentifier, systemUserToken)
-			if err == nil {
-				if perr := c.store.Put(ctx, contextIdentifier, lease, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
-					c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
+			// The previous holder may have stored its ticket and let go
+			// between the Get and the Lock: look once more.
+			shared, expires, gerr := c.store.Get(wctx, contextIdentifier)
+			if gerr == nil && c.adoptable(shared, expires, prev) {
+				res, adopted = shared, true
+			} else {
+				res, err = c.Exchange(base, contextIdentifier, systemUserToken)
+				if err == nil {
+					put(lease, res, slog.LevelWarn)
 				}
 			}
-			if uerr := c.store.Unlock(context.WithoutCancel(ctx), contextIdentifier, lease); uerr != nil {
+			uctx, cancel := context.WithTimeout(base, storeLeaseMargin)
+			if uerr := c.store.Unlock(uctx, contextIdentifier, lease); uerr != nil {
 				c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store unlock failed", slog.String("tenant", contextIdentifier), slog.String("error", uerr.Error()))
 			}
-			return res, false, err
+			cancel()
+			return res, adopted, err
 		}
 		// Another replica is exchanging: look again shortly.
-		if err := sleep(ctx, wait/2+rand.N(wait/2+1)); err != nil {
-			return nil, false, fmt.Errorf("sysuser: waiting for another replica's ticket for %s: %w", contextIdentifier, err)
+		if err := sleep(wctx, wait/2+rand.N(wait/2+1)); err != nil {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: another replica's exchange did not finish within two leases; exchanging without the store",
+				slog.String("tenant", contextIdentifier), slog.Duration("lease", ttl))
+			break
 		}
 		wait = min(2*wait, storePollMax)
 	}
-	res, err = c.Exchange(ctx, contextIdentifier, systemUserToken)
+	res, err = c.Exchange(base, contextIdentifier, systemUserToken)
 	if err == nil {
-		if perr := c.store.Put(ctx, contextIdentifier, "", res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
-			c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
-		}
+		put("", res, slog.LevelDebug)
 	}
 	return res, false, err
 }
