@@ -4,6 +4,12 @@
 // posts and cookies behave as they do for an administrator approving an
 // application in SuperOffice.
 //
+// TestBrowserOnboardingExample builds examples/onboarding, runs it as a
+// process (the application on localhost, its fake SuperOffice on
+// 127.0.0.1) and clicks through it: approve, decline, a replayed callback
+// and another browser's callback (login CSRF), with the callback by GET
+// and by form_post.
+//
 // It is a module of its own, so the library does not depend on chromedp.
 // Run it with
 //

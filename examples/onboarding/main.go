@@ -1,137 +1,360 @@
-// Command onboarding walks the whole path against sysusertest, a fake
-// SuperOffice started in-process, so it needs no account:
+// Command onboarding is a small web application that onboards a tenant the
+// way SuperOffice recommends, by the authorization code flow, against
+// sysusertest, a fake SuperOffice started in-process, so it needs no
+// account:
 //
 //	go run ./examples/onboarding
+//	open http://localhost:NNNN/
 //
-// A tenant administrator approves the application; SuperID posts an
-// id_token to the application's redirect URL; the application verifies it
-// and stores the tenant's system user token; later it gets a ticket with
-// that token and calls the tenant's WebApi.
+// Open the printed URL and click "Connect SuperOffice": the application
+// (sysuser.Onboarding) sends the browser to the fake's SuperID approval
+// page; Approve brings it back to the application's redirect URL with a
+// one-time code, which the application redeems for the tenant's system user
+// token; it stores the token and calls the tenant's WebApi with it. Decline
+// shows the application's error page, and so does a callback this browser
+// did not start.
+//
+// The fake listens on 127.0.0.1 and the application on localhost: two sites
+// to the browser, so the callback is cross-site, as it is from SuperOffice.
+// Flags:
+//
+//	-addr localhost:0         where the application listens
+//	-fake-addr 127.0.0.1:0    where the fake SuperOffice listens
+//	-form-post                SuperID posts the callback (response_mode=form_post)
+//
+// It prints the fake's URL ("fake ..."), the URL to open ("open ..."), and
+// a line per callback ("connected TENANT", "declined: ...", "refused: ...",
+// "failed: ..."), and serves until interrupted.
 package main
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
+	"flag"
 	"fmt"
+	"html/template"
 	"io"
 	"log"
+	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-superoffice/sysuser"
 	"github.com/go-superoffice/sysuser/sysusertest"
 )
 
+// What the application holds from SuperOffice's developer portal, and the
+// tenant the fake offers for approval.
 const (
-	clientID = "onboarding-client-id"
-	appToken = "onboarding-application-token"
+	clientID     = "onboarding-example"
+	clientSecret = "onboarding-example-secret"
+	appToken     = "onboarding-application-token"
+	tenantID     = "Cust12345"
+	tenantToken  = "Onboarding App-Zk3q8k8Q7DmBgo" // the system user token SuperID hands over
 )
 
-// tokenStore is where an application keeps each tenant's system user token
-// (a database table, encrypted, in real life).
-type tokenStore struct {
-	mu     sync.Mutex
-	tokens map[string]string
-}
-
-func (s *tokenStore) put(tenant, token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokens[tenant] = token
-}
-
-func (s *tokenStore) get(tenant string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokens[tenant]
-}
+// callbackPath is the application's redirect URL's path.
+const callbackPath = "/superoffice/callback"
 
 func main() {
+	addr := flag.String("addr", "localhost:0", "the application's listen address")
+	fakeAddr := flag.String("fake-addr", "127.0.0.1:0", "the fake SuperOffice's listen address")
+	formPost := flag.Bool("form-post", false, "ask SuperID to post the callback (response_mode=form_post)")
+	flag.Parse()
 	log.SetFlags(0)
-	if err := run(); err != nil {
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := run(ctx, options{
+		Addr: *addr, FakeAddr: *fakeAddr, FormPost: *formPost,
+		Stdout: os.Stdout, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+	if err != nil {
 		log.Fatal(err)
 	}
+	<-ctx.Done()
+	a.close()
 }
 
-func run() error {
+// options configure run.
+type options struct {
+	Addr     string       // the application's listen address; a host name or address, and a port
+	FakeAddr string       // the fake's listen address
+	FormPost bool         // response_mode=form_post
+	Stdout   io.Writer    // the URLs and a line per callback; nil means none
+	Logger   *slog.Logger // why callbacks failed; nil means none
+}
+
+// app is the running application and its fake SuperOffice.
+type app struct {
+	URL  string              // the application's base URL, ending in "/"
+	fake *sysusertest.Server // the fake SuperOffice
+
+	client *sysuser.Client
+	ob     *sysuser.Onboarding
+	srv    *http.Server
+	out    *lineWriter
+
+	mu      sync.Mutex
+	tenants map[string]*sysuser.Tenant // connected tenants, by context identifier
+}
+
+// run starts the fake SuperOffice and the application, prints the URL to
+// open, and returns the running application; close stops both. ctx is the
+// base context of the application's requests.
+func run(ctx context.Context, opts options) (_ *app, err error) {
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	a := &app{out: &lineWriter{w: opts.Stdout}, tenants: map[string]*sysuser.Tenant{}}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	// The application's key pair and the fake SuperOffice that knows it.
+	// A real application loads the key SuperOffice handed it.
 	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	signer, err := sysuser.NewSignerFromKey(appKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fake, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: appToken, PublicKey: signer.Public()})
+	a.fake, err = sysusertest.NewServer(sysusertest.Options{Addr: opts.FakeAddr, ApplicationToken: appToken, PublicKey: signer.Public()})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer fake.Close()
-	fake.AddTenant("Cust12345", "Onboarding App-Zk3q 8k8Q7DmBgo")
+	a.fake.AddTenant(tenantID, tenantToken)
 
-	// 1. The application's redirect URL.
-	store := &tokenStore{tokens: map[string]string{}}
-	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
-		LoginURL: fake.URL, ClientID: clientID, ClientSecret: "onboarding-client-secret",
-		StateKey: []byte("an example key, 32 bytes or more: keep real ones secret"), RedirectURL: "http://127.0.0.1/callback",
-		LegacySkipNonceCheck: true, // this walk posts an id_token directly
-		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
-			store.put(a.ContextIdentifier, a.SystemUserToken)
-			fmt.Printf("approved by %s for %s; system user token stored\n", a.Email, a.ContextIdentifier)
-			fmt.Fprintln(w, "Thank you: the application is installed.")
-			return nil
-		},
+	// The application's address is known once it listens; the redirect URL
+	// is registered with SuperOffice (here, the fake) before anyone clicks.
+	l, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	a.URL = baseURL(opts.Addr, l.Addr())
+	redirectURL := a.URL + callbackPath[1:]
+	a.fake.RegisterClient(clientID, clientSecret, redirectURL)
+
+	a.client, err = sysuser.NewClient(sysuser.Config{LoginURL: a.fake.URL, ApplicationToken: appToken, Signer: signer})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	// The state key protects the cookie that binds a login to the browser.
+	// A new one per run ends logins in flight at a restart; replicas of a
+	// real application share one, kept secret.
+	stateKey := make([]byte, 32)
+	rand.Read(stateKey)
+	a.ob, err = sysuser.NewOnboarding(sysuser.OnboardingConfig{
+		LoginURL:     a.fake.URL, // real use: Environment: "sod", "stage" or "online"
+		ClientID:     clientID,
+		ClientSecret: clientSecret,
+		RedirectURL:  redirectURL,
+		StateKey:     stateKey,
+		FormPost:     opts.FormPost,
+		OnApproval:   a.onApproval,
+		OnError:      a.onError,
+		Logger:       opts.Logger,
 	})
 	if err != nil {
-		return err
+		l.Close()
+		return nil, err
 	}
-	redirect := httptest.NewServer(ob)
-	defer redirect.Close()
 
-	// 2. The administrator clicks "I approve": SuperID posts the id_token.
-	idToken, err := fake.Approve("Cust12345", clientID, "")
-	if err != nil {
-		return err
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /connect", a.ob.Start) // the "Connect SuperOffice" button
+	mux.Handle(callbackPath, a.ob)             // the redirect URL: GET (query) or POST (form_post)
+	mux.HandleFunc("GET /connected", a.connected)
+	a.srv = &http.Server{
+		Handler:           securityHeaders(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	resp, err := http.Post(redirect.URL, "application/x-www-form-urlencoded", strings.NewReader(url.Values{"id_token": {idToken}}.Encode()))
-	if err != nil {
-		return err
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("redirect URL answered %s", resp.Status)
-	}
-	fmt.Printf("redirect URL answered %s: %s", resp.Status, page)
+	go a.srv.Serve(l)
 
-	// 3. Later, server to server: a ticket and a WebApi call.
-	client, err := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: appToken, Signer: signer})
-	if err != nil {
-		return err
+	mode := "query"
+	if opts.FormPost {
+		mode = "form_post"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	token := store.get("Cust12345")
-	res, err := client.Tenant("Cust12345", token).Ticket(ctx)
-	if err != nil {
-		return err
+	a.out.printf("fake %s (tenant %s)", a.fake.URL, tenantID)
+	a.out.printf("callback %s (%s)", redirectURL, mode)
+	a.out.printf("open %s", a.URL)
+	return a, nil
+}
+
+// close stops the application and the fake.
+func (a *app) close() {
+	if a.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.srv.Shutdown(ctx)
+		cancel()
 	}
-	fmt.Println("ticket:", sysuser.RedactTicket(res.Ticket))
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, res.WebAPIURL+"v1/Contact/2", nil)
-	resp, err = client.Tenant("Cust12345", token).HTTPClient().Do(req)
-	if err != nil {
-		return err
+	if a.client != nil {
+		a.client.Close()
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
-	fmt.Printf("GET v1/Contact/2 -> %s %s", resp.Status, body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("WebApi answered %s", resp.Status)
+	if a.fake != nil {
+		a.fake.Close()
 	}
+}
+
+// baseURL names the application as the browser reaches it: the host of the
+// listen address as given (localhost by default, another site than the
+// fake's 127.0.0.1), or localhost for an unspecified one, and the port
+// listened on.
+func baseURL(addr string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	_, port, _ := net.SplitHostPort(bound.String())
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// onApproval stores the tenant's system user token (here in memory, as a
+// tenant handle; a real application keeps it in its database, encrypted)
+// and sends the browser to the connected page.
+func (a *app) onApproval(w http.ResponseWriter, r *http.Request, ap *sysuser.Approval) error {
+	a.mu.Lock()
+	a.tenants[ap.ContextIdentifier] = a.client.Tenant(ap.ContextIdentifier, ap.SystemUserToken)
+	a.mu.Unlock()
+	a.out.printf("connected %s", ap.ContextIdentifier)
+	http.Redirect(w, r, "/connected?tenant="+url.QueryEscape(ap.ContextIdentifier), http.StatusSeeOther)
 	return nil
+}
+
+// onError shows why SuperOffice was not connected. Details go to the
+// Onboarding's Logger, not to the browser.
+func (a *app) onError(w http.ResponseWriter, r *http.Request, err error) {
+	var authz *sysuser.AuthorizationError
+	var msg string
+	switch {
+	case errors.As(err, &authz) && authz.Code == "access_denied":
+		msg = "The administrator declined: SuperOffice was not connected."
+		a.out.printf("declined: %s", authz.Code)
+	case errors.Is(err, sysuser.ErrInvalidState):
+		msg = "This callback was refused: it does not belong to a login started in this browser, or it was already used. SuperOffice was not connected."
+		a.out.printf("refused: %v", err)
+	case authz != nil:
+		msg = "SuperOffice refused the approval (" + authz.Code + "). SuperOffice was not connected."
+		a.out.printf("refused: %v", err)
+	default:
+		msg = "The approval could not be completed. SuperOffice was not connected."
+		a.out.printf("failed: %v", err)
+	}
+	page(w, http.StatusBadRequest, errorPage, msg)
+}
+
+// home offers the "Connect SuperOffice" button and lists the connected
+// tenants.
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	var tenants []string
+	for id := range a.tenants {
+		tenants = append(tenants, id)
+	}
+	a.mu.Unlock()
+	page(w, http.StatusOK, homePage, tenants)
+}
+
+// connected calls the tenant's WebApi as its system user. A real
+// application shows this only to its signed-in users.
+func (a *app) connected(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("tenant")
+	a.mu.Lock()
+	tenant := a.tenants[id]
+	a.mu.Unlock()
+	if tenant == nil {
+		page(w, http.StatusNotFound, errorPage, "This tenant is not connected.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	result := "error: "
+	base, err := tenant.WebAPIURL(ctx) // exchanges the system user token for a ticket
+	if err == nil {
+		var req *http.Request
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, base+"v1/Contact/2", nil)
+		if err == nil {
+			var resp *http.Response
+			if resp, err = tenant.HTTPClient().Do(req); err == nil {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+				result = resp.Status + " " + string(body)
+			}
+		}
+	}
+	if err != nil {
+		result += err.Error()
+	}
+	page(w, http.StatusOK, connectedPage, map[string]string{"Tenant": id, "WebAPI": result})
+}
+
+// securityHeaders keeps the pages out of frames and caches, and callback
+// URLs (with their codes) out of Referer headers.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func page(w http.ResponseWriter, status int, t *template.Template, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	t.Execute(w, data)
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Example application</title></head>
+<body>
+<h1>Example application</h1>
+<p><a id="connect" href="/connect">Connect SuperOffice</a></p>
+<ul id="connected">{{range .}}<li><a href="/connected?tenant={{.}}">{{.}}</a></li>{{end}}</ul>
+</body></html>
+`))
+
+var connectedPage = template.Must(template.New("connected").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>SuperOffice connected</title></head>
+<body>
+<h1>SuperOffice is connected</h1>
+<p>Tenant: <strong id="tenant">{{.Tenant}}</strong></p>
+<p>GET v1/Contact/2 as the system user: <code id="webapi">{{.WebAPI}}</code></p>
+<p><a href="/">Back</a></p>
+</body></html>
+`))
+
+var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>SuperOffice not connected</title></head>
+<body>
+<h1>SuperOffice not connected</h1>
+<p id="error">{{.}}</p>
+<p><a href="/">Back</a></p>
+</body></html>
+`))
+
+// lineWriter prints whole lines, one at a time.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format+"\n", args...)
 }
