@@ -468,6 +468,11 @@ func TestInvalidationIsShared(t *testing.T) {
 	for tk := range first {
 		old = tk
 	}
+	spy := newRedisClient(t, r.Addr())
+	eventually(t, "the replicas listen for invalidations", func() bool {
+		n, _ := spy.PubSubNumSub(ctx, "sysuser:invalidations").Result()
+		return n["sysuser:invalidations"] == 3
+	})
 
 	// The WebApi rejects the ticket; replica 0's transport gets the 401,
 	// invalidates, exchanges once and retries.

@@ -550,15 +550,16 @@ func (s *Store) Subscribe(fn func(contextIdentifier, ticket string)) {
 	s.seen = map[string][]seenTicket{}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.done = cancel, make(chan struct{})
-	ps := s.rdb.Subscribe(ctx, s.channel)
-	go s.listen(ctx, ps)
+	go s.listen(ctx)
 }
 
-// listen delivers invalidation messages until Close. go-redis's channel
-// reconnects and resubscribes by itself after Redis comes back; messages
-// published meanwhile are lost.
-func (s *Store) listen(ctx context.Context, ps *redis.PubSub) {
+// listen subscribes, off the caller's goroutine (sysuser.NewClient must
+// not wait for Redis), and delivers invalidation messages until Close.
+// go-redis's channel reconnects and resubscribes by itself after Redis
+// comes back; messages published meanwhile are lost.
+func (s *Store) listen(ctx context.Context) {
 	defer close(s.done)
+	ps := s.rdb.Subscribe(ctx, s.channel)
 	defer ps.Close()
 	msgs := ps.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
 	prune := time.NewTicker(time.Minute)

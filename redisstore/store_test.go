@@ -468,7 +468,11 @@ func TestRedisDownOrHangingNeverFailsACaller(t *testing.T) {
 				t.Errorf("Lock right after a failure took %v", d)
 			}
 			var logs logRecorder
-			client := newClient(t, fake.URL, s, logs.logger(), nil)
+			start = time.Now()
+			client := newClient(t, fake.URL, s, logs.logger(), nil) // subscribes
+			if d := time.Since(start); d > 200*time.Millisecond {
+				t.Errorf("NewClient waited %v for Redis", d)
+			}
 			start = time.Now()
 			res, err := client.Tenant(testTenant, testToken).Ticket(ctx)
 			if err != nil || res.Ticket == "" {
