@@ -50,6 +50,12 @@ var (
 	// ticket and the application token go nowhere else.
 	ErrNotWebAPI = errors.New("sysuser: request is not for the tenant's WebApi")
 
+	// ErrInvalidState means an onboarding callback did not match a login
+	// this browser started: no or a foreign state cookie, another state, an
+	// expired or replayed login. It is how login CSRF and replays are
+	// refused.
+	ErrInvalidState = errors.New("sysuser: onboarding callback does not match a login this browser started")
+
 	// ErrMalformedResponse means SuperOffice answered with a success status
 	// but a body that is not a well-formed answer of the expected kind, or
 	// one larger than the package reads.

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -96,11 +95,6 @@ func (c OnboardingConfig) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe
 
 // LogValue describes the config to log/slog without its secrets.
 func (c OnboardingConfig) LogValue() slog.Value { return slog.StringValue(c.describe()) }
-
-// ErrInvalidState means an onboarding callback did not match a login this
-// browser started: no or a foreign state cookie, another state, an expired
-// or replayed login. It is how login CSRF and replays are refused.
-var ErrInvalidState = errors.New("sysuser: onboarding callback does not match a login this browser started")
 
 // AuthorizationError is an OAuth error from SuperID: at the callback (error
 // and error_description, "access_denied" when the administrator declined)
