@@ -256,10 +256,12 @@ func (o *Onboarding) Start(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, o.authorize+"?"+q.Encode(), http.StatusFound)
 }
 
-// cookie makes the state cookie: HttpOnly, Path=/, short-lived, Secure
-// unless on plain loopback http; SameSite=Lax for query callbacks (a
-// top-level GET carries Lax cookies) and None for form_post callbacks (a
-// cross-site POST carries only None cookies).
+// cookie makes the state cookie: HttpOnly, Path=/, short-lived; SameSite=Lax
+// for query callbacks (a top-level cross-site GET carries Lax cookies),
+// Secure unless the redirect URL is plain loopback http; and SameSite=None,
+// always Secure, for form_post callbacks (a cross-site POST carries only
+// None cookies, and browsers keep None cookies only when Secure; Chromium
+// accepts Secure cookies from http://localhost).
 func (o *Onboarding) cookie(name, value string, maxAge int) *http.Cookie {
 	c := &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: o.secure, SameSite: http.SameSiteLaxMode}
 	if o.cfg.FormPost {
