@@ -35,7 +35,7 @@ const testPartnerNS = "http://www.superoffice.com/superid/partnersystemuser/0.1"
 
 const (
 	envS11   = `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">`
-	envS11Ok = envS11 + `<s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">`
+	envS11Ok = envS11 + `<s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">`
 	envS11Up = `</AuthenticationResponse></s:Body></s:Envelope>`
 )
 
@@ -46,16 +46,16 @@ func envelopeCases() []envelopeCase {
 	const ok = `<IsSuccessful>true</IsSuccessful><Token>a.b.c</Token><ErrorMessage i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/>`
 	cases := []envelopeCase{
 		{name: "WCF default namespace",
-			xml:   `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
+			xml:   `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
 			token: "a.b.c", success: true},
 		{name: "other prefixes everywhere",
-			xml:   `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="` + partnerNamespace + `"><soapenv:Header/><soapenv:Body><p:AuthenticationResponse><p:IsSuccessful> 1 </p:IsSuccessful><p:Token>` + "\n x.y.z \n" + `</p:Token></p:AuthenticationResponse></soapenv:Body></soapenv:Envelope>`,
+			xml:   `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="` + testPartnerNS + `"><soapenv:Header/><soapenv:Body><p:AuthenticationResponse><p:IsSuccessful> 1 </p:IsSuccessful><p:Token>` + "\n x.y.z \n" + `</p:Token></p:AuthenticationResponse></soapenv:Body></soapenv:Envelope>`,
 			token: "x.y.z", success: true},
 		{name: "envelope in default namespace",
-			xml:   `<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + `</AuthenticationResponse></Body></Envelope>`,
+			xml:   `<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + `</AuthenticationResponse></Body></Envelope>`,
 			token: "a.b.c", success: true},
 		{name: "refusal",
-			xml:     `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `"><IsSuccessful>false</IsSuccessful><Token i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/><ErrorMessage>Calculated signature is invalid</ErrorMessage></AuthenticationResponse></s:Body></s:Envelope>`,
+			xml:     `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `"><IsSuccessful>false</IsSuccessful><Token i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/><ErrorMessage>Calculated signature is invalid</ErrorMessage></AuthenticationResponse></s:Body></s:Envelope>`,
 			message: "Calculated signature is invalid"},
 		{name: "SOAP 1.1 fault",
 			xml:   `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring xml:lang="en-US">Bad things</faultstring></s:Fault></s:Body></s:Envelope>`,
@@ -67,24 +67,24 @@ func envelopeCases() []envelopeCase {
 			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="urn:evil">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
 			malformed: true},
 		{name: "children in no namespace",
-			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><p:AuthenticationResponse xmlns:p="` + partnerNamespace + `"><IsSuccessful>true</IsSuccessful></p:AuthenticationResponse></s:Body></s:Envelope>`,
+			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><p:AuthenticationResponse xmlns:p="` + testPartnerNS + `"><IsSuccessful>true</IsSuccessful></p:AuthenticationResponse></s:Body></s:Envelope>`,
 			malformed: true},
 		{name: "not a boolean",
-			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `"><IsSuccessful>yes</IsSuccessful></AuthenticationResponse></s:Body></s:Envelope>`,
+			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `"><IsSuccessful>yes</IsSuccessful></AuthenticationResponse></s:Body></s:Envelope>`,
 			malformed: true},
 		{name: "not SOAP", xml: `<html><body>hi</body></html>`, malformed: true},
 		{name: "not XML", xml: `{"IsSuccessful":true}`, malformed: true},
 		{name: "empty", xml: ``, malformed: true},
 		{name: "no body", xml: `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>`, malformed: true},
 		{name: "entity expansion is not performed",
-			xml:       `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `"><IsSuccessful>true</IsSuccessful><Token>&c;</Token></AuthenticationResponse></s:Body></s:Envelope>`,
+			xml:       `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `"><IsSuccessful>true</IsSuccessful><Token>&c;</Token></AuthenticationResponse></s:Body></s:Envelope>`,
 			malformed: true},
 	}
 	long := strings.Repeat("é", maxMessageTextBytes) // 2 bytes each: twice the cap
 	more := []envelopeCase{
 		// The contract, on both parsers.
 		{name: "SOAP 1.2 envelope with a response",
-			xml:   `<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Header/><e:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + `</AuthenticationResponse></e:Body></e:Envelope>`,
+			xml:   `<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Header/><e:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + `</AuthenticationResponse></e:Body></e:Envelope>`,
 			token: "a.b.c", success: true},
 		{name: "SOAP 1.2 fault code",
 			xml:   `<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><e:Fault><e:Code><e:Value> e:Receiver </e:Value><e:Subcode><e:Value>x</e:Value></e:Subcode></e:Code><e:Reason><e:Text>Down</e:Text><e:Text>Nede</e:Text></e:Reason></e:Fault></e:Body></e:Envelope>`,
@@ -117,13 +117,13 @@ func envelopeCases() []envelopeCase {
 			xml:       envS11Ok + "<Token>t</Token>" + envS11Up,
 			malformed: true},
 		{name: "a fault wins over a response",
-			xml:   envS11 + `<s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + `</AuthenticationResponse><s:Fault><faultstring>late</faultstring></s:Fault></s:Body></s:Envelope>`,
+			xml:   envS11 + `<s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + `</AuthenticationResponse><s:Fault><faultstring>late</faultstring></s:Fault></s:Body></s:Envelope>`,
 			fault: "late"},
 		{name: "only the first Body counts",
-			xml:       envS11 + `<s:Body/><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
+			xml:       envS11 + `<s:Body/><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
 			malformed: true},
 		{name: "a nested response is not the response",
-			xml:       envS11 + `<s:Body><w><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + `</AuthenticationResponse></w></s:Body></s:Envelope>`,
+			xml:       envS11 + `<s:Body><w><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + `</AuthenticationResponse></w></s:Body></s:Envelope>`,
 			malformed: true},
 		{name: "the first of a repeated field counts",
 			xml:   envS11Ok + "<IsSuccessful>1</IsSuccessful><Token>first</Token><Token>second</Token><IsSuccessful>no</IsSuccessful>" + envS11Up,
@@ -150,13 +150,13 @@ func envelopeCases() []envelopeCase {
 			xml:   "\n<!-- hi --><?pi?>\n" + envS11Ok + ok + envS11Up + "\n<!-- bye -->\n",
 			token: "a.b.c", success: true},
 		{name: "a prefix redeclared below the Envelope",
-			xml:       envS11 + `<s:Body xmlns:s="urn:other"><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + envS11Up,
+			xml:       envS11 + `<s:Body xmlns:s="urn:other"><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + envS11Up,
 			malformed: true},
 		{name: "default namespace undeclared",
 			xml:       envS11Ok + `<IsSuccessful xmlns="">true</IsSuccessful>` + envS11Up,
 			malformed: true},
 		{name: "prefix bound on the element itself",
-			xml:   `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><a:AuthenticationResponse xmlns:a="` + partnerNamespace + `"><a:IsSuccessful>1</a:IsSuccessful><b:Token xmlns:b="` + partnerNamespace + `">t</b:Token></a:AuthenticationResponse></soap:Body></soap:Envelope>`,
+			xml:   `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><a:AuthenticationResponse xmlns:a="` + testPartnerNS + `"><a:IsSuccessful>1</a:IsSuccessful><b:Token xmlns:b="` + testPartnerNS + `">t</b:Token></a:AuthenticationResponse></soap:Body></soap:Envelope>`,
 			token: "t", success: true},
 		{name: "mismatched end tag",
 			xml:       envS11Ok + ok + `</AuthenticationResponse></s:Bodyx></s:Envelope>`,
@@ -182,7 +182,7 @@ func envelopeCases() []envelopeCase {
 			xml:       `<!DOCTYPE s:Envelope>` + envS11Ok + ok + envS11Up,
 			malformed: true},
 		{name: "an undeclared element prefix", onlyNew: true,
-			xml:       envS11 + `<s:Header><x:Foo/></s:Header><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + envS11Up,
+			xml:       envS11 + `<s:Header><x:Foo/></s:Header><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + envS11Up,
 			malformed: true},
 		{name: "an undeclared prefix on faultcode", onlyNew: true,
 			xml:       envS11 + `<s:Body><s:Fault><x:faultcode>c</x:faultcode></s:Fault></s:Body></s:Envelope>`,
@@ -203,13 +203,13 @@ func envelopeCases() []envelopeCase {
 			xml:       `<?xml version="1.0" encoding="iso-8859-1"?>` + envS11Ok + ok + envS11Up,
 			malformed: true},
 		{name: "nesting too deep", onlyNew: true,
-			xml:       envS11 + `<s:Header>` + strings.Repeat("<x>", maxEnvelopeDepth) + strings.Repeat("</x>", maxEnvelopeDepth) + `</s:Header><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + envS11Up,
+			xml:       envS11 + `<s:Header>` + strings.Repeat("<x>", maxEnvelopeDepth) + strings.Repeat("</x>", maxEnvelopeDepth) + `</s:Header><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + envS11Up,
 			malformed: true},
 		{name: "too many attributes", onlyNew: true,
 			xml:       envS11Ok + `<x` + strings.Repeat(` a=""`, maxElementAttrs+1) + `/>` + ok + envS11Up,
 			malformed: true},
 		{name: "too many tokens", onlyNew: true,
-			xml:       envS11 + `<s:Header>` + strings.Repeat(`<x/>`, maxEnvelopeTokens/2) + `</s:Header><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + envS11Up,
+			xml:       envS11 + `<s:Header>` + strings.Repeat(`<x/>`, maxEnvelopeTokens/2) + `</s:Header><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + envS11Up,
 			malformed: true},
 		{name: "a Token over the cap", onlyNew: true,
 			xml:       envS11Ok + "<IsSuccessful>1</IsSuccessful><Token>" + strings.Repeat("t", maxTokenTextBytes+1) + "</Token>" + envS11Up,
@@ -345,7 +345,7 @@ func fillf(size int, head string, unit func(i int) string, tail string) []byte {
 func adversarialEnvelopes(size int) []envelopeShape {
 	const ok = `<IsSuccessful>true</IsSuccessful><Token>a.b.c</Token>`
 	head := envS11 + `<s:Header>`
-	tail := `</s:Header><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `">` + ok + envS11Up
+	tail := `</s:Header><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `">` + ok + envS11Up
 	inBody := envS11Ok + ok
 	return []envelopeShape{
 		{"siblings", fill(size, head, `<a/>`, tail)},
@@ -516,7 +516,7 @@ func benchmarkEnvelopes(b *testing.B, parse func([]byte) (*authResponse, *FaultE
 	}
 	// A real-sized answer: a JWT of about 4 KiB with WS-Addressing headers.
 	jwt := strings.Repeat("eyJhbGciOiJSUzI1NiJ9", 50) + "." + strings.Repeat("eyJpc3MiOiJTdXBlck9mZmljZSBBUyJ9", 70) + "." + strings.Repeat("c2ln", 86)
-	real4k := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">` + soapAction + `Response</a:Action><a:RelatesTo>urn:uuid:6c0e4f0e-8a53-4ad6-9e0f-7a7f2f8e6b1d</a:RelatesTo></s:Header><s:Body><AuthenticationResponse xmlns="` + partnerNamespace + `"><IsSuccessful>true</IsSuccessful><Token>` + jwt + `</Token><ErrorMessage i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/></AuthenticationResponse></s:Body></s:Envelope>`
+	real4k := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">` + soapAction + `Response</a:Action><a:RelatesTo>urn:uuid:6c0e4f0e-8a53-4ad6-9e0f-7a7f2f8e6b1d</a:RelatesTo></s:Header><s:Body><AuthenticationResponse xmlns="` + testPartnerNS + `"><IsSuccessful>true</IsSuccessful><Token>` + jwt + `</Token><ErrorMessage i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/></AuthenticationResponse></s:Body></s:Envelope>`
 	shapes := append([]envelopeShape{{"real-wcf", wcf}, {"real-4k", []byte(real4k)}}, adversarialEnvelopes(maxEnvelopeBytes)...)
 	for _, s := range shapes {
 		b.Run(s.name, func(b *testing.B) {
