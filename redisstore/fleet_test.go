@@ -140,6 +140,7 @@ type fleet struct {
 }
 
 func newFleet(t *testing.T) *fleet {
+	requireRedis(t)
 	_, keyPEM, _ := testKeys(t)
 	keyFile := filepath.Join(t.TempDir(), "app-key.pem")
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
