@@ -606,7 +606,7 @@ func (s *Store) deliver(ctx context.Context, payload string) {
 	}
 	if len(kept) == 0 {
 		delete(s.seen, tenant)
-	} else if s.seen[tenant] != nil {
+	} else {
 		s.seen[tenant] = kept
 	}
 	subs := s.subs
