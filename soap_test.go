@@ -1,7 +1,6 @@
 package sysuser
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -84,75 +83,5 @@ func assertChildren(t *testing.T, parent *etree.Element, ns string, names, texts
 		if k.Tag != names[i] || k.NamespaceURI() != ns || k.Text() != texts[i] {
 			t.Errorf("child %d is {%s}%s %q, want {%s}%s %q", i, k.NamespaceURI(), k.Tag, k.Text(), ns, names[i], texts[i])
 		}
-	}
-}
-
-func TestParseSOAPResponse(t *testing.T) {
-	const ok = `<IsSuccessful>true</IsSuccessful><Token>a.b.c</Token><ErrorMessage i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/>`
-	cases := []struct {
-		name      string
-		xml       string
-		token     string
-		success   bool
-		message   string
-		fault     string
-		malformed bool
-	}{
-		{name: "WCF default namespace",
-			xml:   `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + wsdlNS + `">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
-			token: "a.b.c", success: true},
-		{name: "other prefixes everywhere",
-			xml:   `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:p="` + wsdlNS + `"><soapenv:Header/><soapenv:Body><p:AuthenticationResponse><p:IsSuccessful> 1 </p:IsSuccessful><p:Token>` + "\n x.y.z \n" + `</p:Token></p:AuthenticationResponse></soapenv:Body></soapenv:Envelope>`,
-			token: "x.y.z", success: true},
-		{name: "envelope in default namespace",
-			xml:   `<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><AuthenticationResponse xmlns="` + wsdlNS + `">` + ok + `</AuthenticationResponse></Body></Envelope>`,
-			token: "a.b.c", success: true},
-		{name: "refusal",
-			xml:     `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + wsdlNS + `"><IsSuccessful>false</IsSuccessful><Token i:nil="true" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"/><ErrorMessage>Calculated signature is invalid</ErrorMessage></AuthenticationResponse></s:Body></s:Envelope>`,
-			message: "Calculated signature is invalid"},
-		{name: "SOAP 1.1 fault",
-			xml:   `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring xml:lang="en-US">Bad things</faultstring></s:Fault></s:Body></s:Envelope>`,
-			fault: "Bad things"},
-		{name: "SOAP 1.2 fault",
-			xml:   `<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><e:Fault><e:Code><e:Value>e:Sender</e:Value></e:Code><e:Reason><e:Text xml:lang="en">Nope</e:Text></e:Reason></e:Fault></e:Body></e:Envelope>`,
-			fault: "Nope"},
-		{name: "response in a foreign namespace",
-			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="urn:evil">` + ok + `</AuthenticationResponse></s:Body></s:Envelope>`,
-			malformed: true},
-		{name: "children in no namespace",
-			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><p:AuthenticationResponse xmlns:p="` + wsdlNS + `"><IsSuccessful>true</IsSuccessful></p:AuthenticationResponse></s:Body></s:Envelope>`,
-			malformed: true},
-		{name: "not a boolean",
-			xml:       `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + wsdlNS + `"><IsSuccessful>yes</IsSuccessful></AuthenticationResponse></s:Body></s:Envelope>`,
-			malformed: true},
-		{name: "not SOAP", xml: `<html><body>hi</body></html>`, malformed: true},
-		{name: "not XML", xml: `{"IsSuccessful":true}`, malformed: true},
-		{name: "empty", xml: ``, malformed: true},
-		{name: "no body", xml: `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>`, malformed: true},
-		{name: "entity expansion is not performed",
-			xml:       `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="` + wsdlNS + `"><IsSuccessful>true</IsSuccessful><Token>&c;</Token></AuthenticationResponse></s:Body></s:Envelope>`,
-			malformed: true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ar, fault, err := parseSOAPResponse([]byte(c.xml))
-			switch {
-			case c.malformed:
-				if !errors.Is(err, ErrMalformedResponse) {
-					t.Fatalf("got %+v, %v, %v; want ErrMalformedResponse", ar, fault, err)
-				}
-			case c.fault != "":
-				if fault == nil || fault.String != c.fault || err != nil {
-					t.Fatalf("got %+v, %v, %v; want fault %q", ar, fault, err, c.fault)
-				}
-			default:
-				if err != nil || fault != nil {
-					t.Fatalf("unexpected %v %v", fault, err)
-				}
-				if ar.IsSuccessful != c.success || ar.Token != c.token || ar.ErrorMessage != c.message {
-					t.Fatalf("got %+v", ar)
-				}
-			}
-		})
 	}
 }
