@@ -141,15 +141,8 @@ func (d *doctor) checkSettings() (bool, *url.URL) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	for _, m := range []struct{ val, name string }{
-		{s.appToken, "SO_APP_TOKEN (or -app-token)"},
-		{s.keyFile, "SO_PRIVATE_KEY_FILE (or -key)"},
-		{s.token, "SO_SYSTEM_USER_TOKEN (or -token)"},
-		{s.tenant, "SO_CONTEXT_IDENTIFIER (or -tenant)"},
-	} {
-		if m.val == "" {
-			problems = append(problems, "missing "+m.name)
-		}
+	for _, m := range s.missing() {
+		problems = append(problems, "missing "+m.name)
 	}
 	if len(problems) > 0 {
 		d.fail("settings", "%s — fix: set them as flags or environment variables (sysuser doctor --help)", strings.Join(problems, "; "))

@@ -149,19 +149,34 @@ says the likely cause and the fix.
 	},
 }
 
+// missingSetting names a required setting that is not set.
+type missingSetting struct{ name, what string }
+
+// missing lists the required settings that are not set, in order.
+func (s *settings) missing() []missingSetting {
+	var out []missingSetting
+	for _, m := range []struct {
+		val string
+		missingSetting
+	}{
+		{s.appToken, missingSetting{"SO_APP_TOKEN (or -app-token)", "your application's client secret"}},
+		{s.keyFile, missingSetting{"SO_PRIVATE_KEY_FILE (or -key)", "path to your application's private key"}},
+		{s.token, missingSetting{"SO_SYSTEM_USER_TOKEN (or -token)", "the system user token the tenant's approval gave you"}},
+		{s.tenant, missingSetting{"SO_CONTEXT_IDENTIFIER (or -tenant)", "the tenant id, e.g. Cust12345"}},
+	} {
+		if m.val == "" {
+			out = append(out, m.missingSetting)
+		}
+	}
+	return out
+}
+
 // client makes a sysuser.Client from the settings, or says what is missing
 // (a usage error).
 func (s *settings) client() (*sysuser.Client, error) {
 	var missing []string
-	for _, m := range []struct{ val, name string }{
-		{s.appToken, "SO_APP_TOKEN (or -app-token): your application's client secret"},
-		{s.keyFile, "SO_PRIVATE_KEY_FILE (or -key): path to your application's private key"},
-		{s.token, "SO_SYSTEM_USER_TOKEN (or -token): the system user token the tenant's approval gave you"},
-		{s.tenant, "SO_CONTEXT_IDENTIFIER (or -tenant): the tenant id, e.g. Cust12345"},
-	} {
-		if m.val == "" {
-			missing = append(missing, "  missing "+m.name)
-		}
+	for _, m := range s.missing() {
+		missing = append(missing, "  missing "+m.name+": "+m.what)
 	}
 	u, _, err := s.login()
 	if errors.Is(err, errNoPlace) {
