@@ -45,9 +45,12 @@ var (
 	ErrCrossHostRedirect = errors.New("sysuser: refusing to follow a redirect to another host")
 
 	// ErrNotWebAPI means a request through a Transport was not for the
-	// tenant's WebApi (another scheme, host or port than its webapi_url, or a
-	// redirect away from it), so the transport refused to send it: the
-	// ticket and the application token go nowhere else.
+	// tenant's WebApi (another scheme, host or port than the base
+	// SuperOffice names for it now or named before, or a redirect away from
+	// it), so the transport refused to send it: the ticket and the
+	// application token go nowhere else. It is also the error when the
+	// WebApi answered 421 Misdirected Request and SuperOffice's state API
+	// names no other host for the tenant.
 	ErrNotWebAPI = errors.New("sysuser: request is not for the tenant's WebApi")
 
 	// ErrInvalidState means an onboarding callback did not match a login
@@ -55,6 +58,12 @@ var (
 	// expired or replayed login. It is how login CSRF and replays are
 	// refused.
 	ErrInvalidState = errors.New("sysuser: onboarding callback does not match a login this browser started")
+
+	// ErrTenantNotRunning means SuperOffice says the tenant is not running
+	// (suspended, deleted, in offline maintenance, ...). The error is a
+	// *TenantNotRunningError, which says the state and when the Client
+	// asks again.
+	ErrTenantNotRunning = errors.New("sysuser: the tenant is not running")
 
 	// ErrMalformedResponse means SuperOffice answered with a success status
 	// but a body that is not a well-formed answer of the expected kind, or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,16 +27,20 @@ type Client struct {
 	appToken *string // see hidden
 	signer   *Signer
 	loginURL string
-	protocol Protocol
-	http     *http.Client
-	ownHTTP  bool // http was made here, so Close may close its connections
-	attempts int
-	retryGap time.Duration
-	keys     keySource
-	parser   *jwt.Parser
-	clock    func() time.Time // Config.Clock, nil for the real clock
-	now      func() time.Time
-	log      *slog.Logger
+	// loginOrigin is loginURL's scheme and host: the state API hangs below
+	// it, and it is the issuer of state-change notifications.
+	loginOrigin string
+	protocol    Protocol
+	http        *http.Client
+	ownHTTP     bool // http was made here, so Close may close its connections
+	attempts    int
+	retryGap    time.Duration
+	keys        keySource
+	parser      *jwt.Parser
+	notices     *jwt.Parser      // state-change notifications' tokens (notify.go)
+	clock       func() time.Time // Config.Clock, nil for the real clock
+	now         func() time.Time
+	log         *slog.Logger
 
 	// Ticket cache.
 	store           TicketStore
@@ -88,6 +93,9 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.loginURL = login
+	if u, err := url.Parse(login); err == nil {
+		c.loginOrigin = u.Scheme + "://" + u.Host
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -104,6 +112,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.parser = newParser(issuerSystemUser, "", leewayOrDefault(cfg.Leeway), c.now)
+	c.notices = newParser(c.loginOrigin, "", leewayOrDefault(cfg.Leeway), c.now)
 	c.attempts = orDefault(cfg.MaxAttempts, defaultMaxAttempts)
 	c.retryGap = orDefault(cfg.RetryDelay, defaultRetryDelay)
 	if c.attempts < 0 || c.retryGap < 0 {

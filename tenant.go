@@ -69,13 +69,19 @@ func (t *Tenant) Ticket(ctx context.Context) (*SystemUserResult, error) {
 	return t.c.ticket(ctx, t)
 }
 
-// WebAPIURL returns the tenant's WebApi base URL (the webapi_url claim,
-// ending in "/api/"), from the cached ticket when there is one. Build
-// request URLs on it: WebAPIURL + "v1/Contact/2".
+// WebAPIURL returns the tenant's WebApi base URL, ending in "/api/": the
+// one SuperOffice names for the tenant now, which is the webapi_url claim
+// of the current ticket, or the state API's Api when that is newer (after
+// SuperOffice moved the tenant; see Status and Transport). Build request
+// URLs on it: WebAPIURL + "v1/Contact/2". A base the application kept from
+// before a move keeps working through Transport.
 func (t *Tenant) WebAPIURL(ctx context.Context) (string, error) {
 	res, err := t.Ticket(ctx)
 	if err != nil {
 		return "", err
+	}
+	if b := t.st.Load().where.base.Load(); b != nil {
+		return b.raw, nil
 	}
 	return res.WebAPIURL, nil
 }

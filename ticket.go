@@ -42,7 +42,10 @@ type tenantState struct {
 	retryAt  time.Time // no new attempt before this, after a failure
 	lastErr  error
 	failures int
+	paused   bool // lastErr is a *TenantNotRunningError: look the state up before exchanging
 	dead     bool // removed by a sweep: look the tenant up again
+
+	where whereabouts // where the tenant lives, whether it runs (status.go)
 }
 
 // entry is one ticket in a tenantState. It is immutable but for its atomic
@@ -231,26 +234,43 @@ func (c *Client) await(ctx context.Context, st *tenantState, systemUserToken str
 func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken string, background bool) *flight {
 	f := &flight{done: make(chan struct{})}
 	prev := st.cur.Load()
+	wasPaused := st.paused
 	xctx := context.WithoutCancel(ctx)
 	go func() {
 		defer func() { <-c.slots }()
 		ctx, cancel := context.WithTimeout(xctx, c.exchangeTimeout)
 		defer cancel()
 		start := time.Now()
-		res, adopted, err := c.obtain(ctx, st.id, systemUserToken, prev)
+		var res *SystemUserResult
+		var adopted bool
+		var err error
+		if !c.stillPaused(ctx, st, wasPaused) {
+			res, adopted, err = c.obtain(ctx, st.id, systemUserToken, prev)
+			if err != nil {
+				c.consultStatus(ctx, st)
+			}
+		}
 		now := c.now()
-		if err == nil {
+		if err == nil && res != nil {
 			c.install(st, res, now)
 			c.log.LogAttrs(ctx, slog.LevelInfo, "sysuser: new ticket", slog.String("tenant", st.id), slog.Bool("renewal", background),
 				slog.Bool("from_store", adopted), slog.Duration("duration", time.Since(start)))
 		}
 		st.mu.Lock()
-		if err == nil {
+		switch {
+		case st.paused:
+			// The tenant does not run (see pause); a ticket that arrived
+			// meanwhile is not handed out.
+			if e := st.cur.Load(); e != nil && res != nil && e.res == res && st.cur.CompareAndSwap(e, nil) {
+				e.stop()
+			}
+			res, err = nil, st.lastErr
+		case err == nil:
 			if st.lastErr != nil {
 				c.negatives.Add(-1)
 			}
 			st.failures, st.retryAt, st.lastErr = 0, time.Time{}, nil
-		} else {
+		default:
 			st.failures++
 			wait := backoff(st.failures, err)
 			st.retryAt = now.Add(wait)
@@ -378,6 +398,7 @@ func (c *Client) adoptable(res *SystemUserResult, expires time.Time, prev *entry
 // install makes res the tenant's current ticket and, with the real clock,
 // arms the timer that ends its time on the cached path.
 func (c *Client) install(st *tenantState, res *SystemUserResult, now time.Time) {
+	c.setBase(st, res.WebAPIURL, res.ReceivedAt)
 	e := &entry{st: st, res: res, refreshAt: res.ReceivedAt.Add(c.refreshAge), expiresAt: res.ReceivedAt.Add(c.lifetime)}
 	e.lastUse.Store(now.UnixNano())
 	if old := st.cur.Swap(e); old != nil {

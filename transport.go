@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,43 +15,50 @@ import (
 type transport struct {
 	tenant *Tenant
 	base   http.RoundTripper
-	origin atomic.Pointer[webAPIOrigin] // the last webapi_url checked
 }
 
-// webAPIOrigin is a webapi_url, parsed and checked once.
-type webAPIOrigin struct {
-	raw, scheme, hostPort string
-	err                   error
+// target returns where to send a request for u: u itself when it is on the
+// tenant's WebApi origin now, or u re-targeted to that base when it was
+// built on a base SuperOffice named for the tenant before (same path below
+// the base, same query). Anything else is refused with ErrNotWebAPI.
+func target(u *url.URL, st *tenantState, res *SystemUserResult) (*url.URL, *webAPIBase, error) {
+	b := st.where.base.Load()
+	if b == nil { // not installed by this Client (cannot happen on the Ticket path)
+		b = parseBase(res.WebAPIURL, res.ReceivedAt)
+	}
+	if b.err != nil {
+		return nil, nil, b.err
+	}
+	if u == nil {
+		return nil, nil, fmt.Errorf("%w: request has no URL", ErrNotWebAPI)
+	}
+	if b.holds(u) {
+		return u, b, nil
+	}
+	for _, p := range b.previous {
+		if p.holds(u) {
+			return retarget(u, p, b), b, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: request to %s://%s, but the tenant's WebApi is %s://%s", ErrNotWebAPI, u.Scheme, u.Host, b.scheme, b.hostPort)
 }
 
-// check refuses a request whose origin is not the tenant's WebApi's,
-// parsing webAPIURL only when it changed.
-func (t *transport) check(u *url.URL, webAPIURL string) error {
-	o := t.origin.Load()
-	if o == nil || o.raw != webAPIURL {
-		o = &webAPIOrigin{raw: webAPIURL}
-		api, err := url.Parse(webAPIURL)
-		switch {
-		case err != nil || api.Host == "":
-			o.err = fmt.Errorf("%w: the tenant's webapi_url is not an absolute URL", ErrNotWebAPI)
-		case api.Scheme != "https" && !(api.Scheme == "http" && isLoopback(api.Hostname())):
-			o.err = fmt.Errorf("%w: the tenant's webapi_url is %s://%s, neither https nor a loopback host", ErrNotWebAPI, api.Scheme, api.Host)
-		default:
-			o.scheme, o.hostPort = api.Scheme, hostPort(api)
+// retarget moves u from the base from to the base to: the path below from's
+// path (compared without regard to case) goes below to's; a path outside it
+// is kept as it is, on to's origin.
+func retarget(u *url.URL, from, to *webAPIBase) *url.URL {
+	out := *u
+	out.User = nil
+	tu, _ := url.Parse(to.raw) // parsed before, in parseBase
+	out.Scheme, out.Host = tu.Scheme, tu.Host
+	esc := u.EscapedPath()
+	if len(esc) >= len(from.path) && strings.EqualFold(esc[:len(from.path)], from.path) {
+		esc = tu.EscapedPath() + esc[len(from.path):]
+		if p, err := url.PathUnescape(esc); err == nil {
+			out.Path, out.RawPath = p, esc
 		}
-		t.origin.Store(o)
 	}
-	if o.err != nil {
-		return o.err
-	}
-	if u == nil || !strings.EqualFold(u.Scheme, o.scheme) || !strings.EqualFold(hostPort(u), o.hostPort) {
-		got := "<nil>"
-		if u != nil {
-			got = u.Scheme + "://" + u.Host
-		}
-		return fmt.Errorf("%w: request to %s, but the tenant's WebApi is %s://%s", ErrNotWebAPI, got, o.scheme, o.hostPort)
-	}
-	return nil
+	return &out
 }
 
 // webAPITimeout bounds each request of the *http.Client Tenant.HTTPClient
@@ -81,40 +87,123 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	if err := t.check(req.URL, res.WebAPIURL); err != nil {
+	st := t.tenant.st.Load()
+	u, _, err := target(req.URL, st, res)
+	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := t.send(req, res.Ticket)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		return resp, err
+	seen := st.where.gen.Load() // state lookups completed before this request
+	resp, err := t.send(req, u, req.Body, res.Ticket)
+	if err != nil {
+		return nil, err
 	}
-	// The WebApi no longer accepts this ticket.
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return t.unauthorized(req, resp, res)
+	case http.StatusMisdirectedRequest:
+		return t.misdirected(req, resp, st, u, res.Ticket, seen)
+	case http.StatusServiceUnavailable:
+		return t.unavailable(req, resp, st)
+	}
+	return resp, nil
+}
+
+// unauthorized handles a 401: the WebApi no longer accepts the ticket. It
+// is invalidated, and the request sent once more with a new one if its
+// body can be replayed.
+func (t *transport) unauthorized(req *http.Request, resp *http.Response, res *SystemUserResult) (*http.Response, error) {
 	t.tenant.Invalidate(req.Context(), res.Ticket)
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+	body, ok := replayBody(req)
+	if !ok {
 		return resp, nil // the body is spent; the caller sees the 401
 	}
-	res, err = t.tenant.Ticket(req.Context())
-	if err != nil || t.check(req.URL, res.WebAPIURL) != nil {
-		return resp, nil // no new ticket for this WebApi: the 401 stands
+	res, err := t.tenant.Ticket(req.Context())
+	if err != nil {
+		closeIf(body)
+		return resp, nil // no new ticket: the 401 stands
 	}
-	retry := req
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return resp, nil
-		}
-		retry = req.Clone(req.Context())
-		retry.Body = body
+	u, _, err := target(req.URL, t.tenant.st.Load(), res)
+	if err != nil {
+		closeIf(body)
+		return resp, nil
 	}
 	drain(resp)
 	t.tenant.c.log.LogAttrs(req.Context(), slog.LevelDebug, "sysuser: WebApi answered 401; retrying with a new ticket", slog.String("tenant", t.tenant.ContextIdentifier()))
-	return t.send(retry, res.Ticket)
+	return t.send(req, u, body, res.Ticket)
 }
 
-// send clones req, sets the credentials on the clone and sends it.
-func (t *transport) send(req *http.Request, ticket string) (*http.Response, error) {
+// misdirected handles a 421 Misdirected Request, SuperOffice's answer on a
+// host the tenant no longer lives on. The state is looked up again, once
+// for all requests that were sent before the lookup; if the tenant moved,
+// the request is sent once more to its new base when its body can be
+// replayed (otherwise the 421 is returned, and the next request goes to the
+// new base).
+func (t *transport) misdirected(req *http.Request, resp *http.Response, st *tenantState, sent *url.URL, ticket string, seen uint64) (*http.Response, error) {
+	c := t.tenant.c
+	s, err := c.lookupStatus(req.Context(), st, seen, 0)
+	if err != nil {
+		c.log.LogAttrs(req.Context(), slog.LevelWarn, "sysuser: WebApi answered 421 and the state lookup failed", slog.String("tenant", st.id), slog.String("error", err.Error()))
+		return resp, nil
+	}
+	if !s.IsRunning {
+		drain(resp)
+		return nil, &TenantNotRunningError{Status: *s}
+	}
+	b := st.where.base.Load()
+	if b == nil || b.holds(sent) {
+		drain(resp)
+		return nil, fmt.Errorf("%w: the WebApi at %s://%s answered 421 Misdirected Request, and SuperOffice's state API names no other host for %s", ErrNotWebAPI, sent.Scheme, sent.Host, st.id)
+	}
+	body, ok := replayBody(req)
+	if !ok {
+		return resp, nil
+	}
+	u, _, err := target(req.URL, st, &SystemUserResult{})
+	if err != nil {
+		closeIf(body)
+		return resp, nil
+	}
+	drain(resp)
+	c.log.LogAttrs(req.Context(), slog.LevelDebug, "sysuser: WebApi answered 421; sending to the tenant's new host", slog.String("tenant", st.id))
+	return t.send(req, u, body, ticket)
+}
+
+// unavailable handles a 503: if the state API says the tenant does not
+// run, the caller gets a *TenantNotRunningError instead of the 503.
+func (t *transport) unavailable(req *http.Request, resp *http.Response, st *tenantState) (*http.Response, error) {
+	if s := t.tenant.c.consultStatus(req.Context(), st); s != nil && !s.IsRunning {
+		drain(resp)
+		return nil, &TenantNotRunningError{Status: *s}
+	}
+	return resp, nil
+}
+
+// replayBody returns a fresh copy of req's body for sending it again, and
+// whether there is one: a request without a body always replays, one whose
+// body was spent only through GetBody.
+func replayBody(req *http.Request) (io.ReadCloser, bool) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	return body, true
+}
+
+// send clones req with body, sends the clone to u (req.URL or where it was
+// re-targeted) with the credentials set.
+func (t *transport) send(req *http.Request, u *url.URL, body io.ReadCloser, ticket string) (*http.Response, error) {
 	out := req.Clone(req.Context())
+	out.Body = body
+	if u != req.URL {
+		out.URL, out.Host = u, ""
+	}
 	out.Header.Set("Authorization", "SOTicket "+ticket)
 	out.Header.Set("SO-AppToken", *t.tenant.c.appToken)
 	base := t.base
@@ -122,6 +211,12 @@ func (t *transport) send(req *http.Request, ticket string) (*http.Response, erro
 		base = http.DefaultTransport
 	}
 	return base.RoundTrip(out)
+}
+
+func closeIf(body io.ReadCloser) {
+	if body != nil {
+		body.Close()
+	}
 }
 
 func closeBody(req *http.Request) {
