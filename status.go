@@ -258,6 +258,11 @@ func (c *Client) fetchStatus(ctx context.Context, st *tenantState, f *statusFlig
 	defer cancel()
 	s, err := c.getStatus(ctx, st.id)
 	now := c.now()
+	if err == nil && s.IsRunning && s.API != "" {
+		// The base moves before the generation does: a request that saw
+		// the new generation is built on the new base (see misdirected).
+		c.setBase(st, s.webAPIBase(), now)
+	}
 	w := &st.where
 	w.mu.Lock()
 	if err == nil {

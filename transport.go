@@ -88,12 +88,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	st := t.tenant.st.Load()
+	// The state lookups completed before this request, read before its
+	// base: a 421 to it is news only if no lookup completed since.
+	seen := st.where.gen.Load()
 	u, _, err := target(req.URL, st, res)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	seen := st.where.gen.Load() // state lookups completed before this request
 	resp, err := t.send(req, u, req.Body, res.Ticket)
 	if err != nil {
 		return nil, err

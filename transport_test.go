@@ -1,11 +1,17 @@
 package sysuser_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-superoffice/sysuser"
 )
@@ -106,3 +112,195 @@ func TestTransportRefusesAPlainHTTPWebAPIURLOffLoopback(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestTransportFollowsAMoveInTheMiddleOfTraffic(t *testing.T) {
+	w := newWorld(t, nil)
+	tenant := w.client.Tenant(testTenant, testUserToken)
+	hc := tenant.HTTPClient()
+	cached, err := tenant.WebAPIURL(context.Background()) // an application keeps its base
+	if err != nil || cached != w.base(0) {
+		t.Fatalf("WebAPIURL = %q, %v; want %q", cached, err, w.base(0))
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	start := make(chan struct{})
+	for g := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := range 10 {
+				if g == 0 && i == 3 {
+					w.move(1) // SuperOffice rebalances mid-traffic
+				}
+				body := fmt.Sprintf("g%d-%d", g, i)
+				resp, err := hc.Post(cached+"v1/Contact?x=1", "text/plain", strings.NewReader(body))
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("request: %v", err)
+					continue
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasSuffix(string(got), " POST /Cust12345/api/v1/Contact?x=1 "+body) {
+					failed.Add(1)
+					t.Errorf("answer %d %q", resp.StatusCode, got)
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of 1000 requests failed", failed.Load())
+	}
+	if n := w.lookups.Load(); n != 1 {
+		t.Fatalf("%d state lookups for one move, want 1", n)
+	}
+	if w.served.Load() != 1000 {
+		t.Fatalf("hosts served %d requests, want 1000", w.served.Load())
+	}
+	// After the move the handle hands out the new base; the kept base still
+	// works and goes straight to the new host.
+	if now, _ := tenant.WebAPIURL(context.Background()); now != w.base(1) {
+		t.Fatalf("WebAPIURL after the move = %q, want %q", now, w.base(1))
+	}
+	before := w.calls[0].Load()
+	resp, err := hc.Get(cached + "v1/Contact/2")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("kept base: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if w.calls[0].Load() != before {
+		t.Fatal("a request on the kept base went to the old host again")
+	}
+	if n := w.env.fake.Exchanges(testTenant); n != 1 {
+		t.Fatalf("%d exchanges, want 1 (a move keeps the ticket)", n)
+	}
+}
+
+func TestTransport421Edges(t *testing.T) {
+	t.Run("a body that cannot be replayed gets the 421, the next request the new host", func(t *testing.T) {
+		w := newWorld(t, nil)
+		tenant := w.client.Tenant(testTenant, testUserToken)
+		hc := tenant.HTTPClient()
+		if _, err := tenant.Ticket(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w.move(1)
+		req, _ := http.NewRequest("POST", w.base(0)+"v1/Contact", io.NopCloser(strings.NewReader("once")))
+		resp, err := hc.Do(req)
+		if err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Fatalf("unreplayable body: %v %v, want the 421", resp, err)
+		}
+		resp.Body.Close()
+		resp, err = hc.Get(w.base(0) + "v1/Contact/2")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("next request: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		if w.lookups.Load() != 1 || w.calls[0].Load() != 1 {
+			t.Fatalf("%d lookups and %d requests to the old host, want 1 and 1", w.lookups.Load(), w.calls[0].Load())
+		}
+	})
+	t.Run("a 421 where the state names no other host is an error", func(t *testing.T) {
+		w := newWorld(t, nil)
+		hc := w.client.Tenant(testTenant, testUserToken).HTTPClient()
+		// Host 0 refuses, but the state API still names host 0.
+		w.hosts[0].Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			http.Error(rw, "Wrong subdomain used to access tenant", http.StatusMisdirectedRequest)
+		})
+		_, err := hc.Get(w.base(0) + "v1/Contact/2")
+		if !errors.Is(err, sysuser.ErrNotWebAPI) || !strings.Contains(err.Error(), "421") || !strings.Contains(err.Error(), "names no other host") {
+			t.Fatalf("err = %v, want ErrNotWebAPI saying the state names no other host", err)
+		}
+	})
+	t.Run("a 421 from a tenant that stopped running", func(t *testing.T) {
+		w := newWorld(t, nil)
+		hc := w.client.Tenant(testTenant, testUserToken).HTTPClient()
+		if resp, err := hc.Get(w.base(0) + "v1/Contact/2"); err != nil {
+			t.Fatal(err)
+		} else {
+			resp.Body.Close()
+		}
+		w.move(1)
+		w.setState("MigrationPending", false, time.Now().Add(time.Hour))
+		_, err := hc.Get(w.base(0) + "v1/Contact/2")
+		if !errors.Is(err, sysuser.ErrTenantNotRunning) {
+			t.Fatalf("err = %v, want ErrTenantNotRunning", err)
+		}
+	})
+	t.Run("credentials never go to a host the state did not name", func(t *testing.T) {
+		w := newWorld(t, nil)
+		th := newThief(t)
+		hc := w.client.Tenant(testTenant, testUserToken).HTTPClient()
+		w.move(1)
+		for _, u := range []string{th.URL + "/Cust12345/api/v1/Contact/2", w.base(0) + "v1/Contact/2", th.URL + "/x"} {
+			if resp, err := hc.Get(u); err == nil {
+				resp.Body.Close()
+			}
+		}
+		if th.requests.Load() != 0 {
+			t.Fatalf("the thief got %d requests", th.requests.Load())
+		}
+	})
+	t.Run("a state lookup that fails leaves the 421", func(t *testing.T) {
+		w := newWorld(t, nil)
+		hc := w.client.Tenant(testTenant, testUserToken).HTTPClient()
+		if resp, err := hc.Get(w.base(0) + "v1/Contact/2"); err == nil {
+			resp.Body.Close()
+		}
+		w.move(1)
+		w.mu.Lock()
+		w.stateCode = http.StatusInternalServerError
+		w.mu.Unlock()
+		resp, err := hc.Get(w.base(0) + "v1/Contact/2")
+		if err != nil || resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Fatalf("%v %v, want the 421", resp, err)
+		}
+		resp.Body.Close()
+	})
+}
+
+func TestTransport503ConsultsTheState(t *testing.T) {
+	w := newWorld(t, nil)
+	hc := w.client.Tenant(testTenant, testUserToken).HTTPClient()
+	if resp, err := hc.Get(w.base(0) + "v1/Contact/2"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	lookups := w.lookups.Load()
+	// A 503 from a running tenant is handed back as it is.
+	w.hosts[0].Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Error(rw, "busy", http.StatusServiceUnavailable)
+	})
+	resp, err := hc.Get(w.base(0) + "v1/Contact/2")
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("%v %v, want the 503", resp, err)
+	}
+	resp.Body.Close()
+	if w.lookups.Load() != lookups+1 {
+		t.Fatalf("%d lookups after a 503, want one more", w.lookups.Load())
+	}
+	// Suspended, in a world where nothing was looked up yet: the caller
+	// learns it, and later calls do not reach the WebApi.
+	w = newWorld(t, nil)
+	hc = w.client.Tenant(testTenant, testUserToken).HTTPClient()
+	if resp, err := hc.Get(w.base(0) + "v1/Contact/2"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	w.setState("Suspended", false, time.Now().Add(time.Hour))
+	for range 3 {
+		_, err = hc.Get(w.base(0) + "v1/Contact/2")
+		var nr *sysuser.TenantNotRunningError
+		if !errors.As(err, &nr) || nr.Status.State != "Suspended" {
+			t.Fatalf("err = %v, want a TenantNotRunningError", err)
+		}
+	}
+	if w.calls[0].Load() != 2 || w.lookups.Load() != 1 {
+		t.Fatalf("%d WebApi calls and %d lookups, want 2 and 1", w.calls[0].Load(), w.lookups.Load())
+	}
+}
