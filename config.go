@@ -137,6 +137,10 @@ type Config struct {
 	// Logger receives the Client's log records (exchanges, refreshes,
 	// failures, durations; never secrets). Nil means no logging.
 	Logger *slog.Logger
+	// Observer is told of the Client's exchanges, state lookups, retries,
+	// store failures, cached tenants and notifications, for metrics and
+	// traces (see Observer and package otelsysuser). Nil means none.
+	Observer *Observer
 }
 
 func (c Config) describe() string {

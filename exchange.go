@@ -28,9 +28,11 @@ func (a authResponse) token(contextIdentifier string) (string, error) {
 }
 
 // authenticate signs and sends the token, retrying transient failures, and
-// returns the JWT. Each attempt signs anew, so its timestamp is current.
-func (c *Client) authenticate(ctx context.Context, contextIdentifier, systemUserToken string) (string, error) {
+// returns the JWT. Each attempt signs anew, so its timestamp is current. x,
+// when not nil, is told of each attempt and retry.
+func (c *Client) authenticate(ctx context.Context, contextIdentifier, systemUserToken string, x *exchangeObs) (string, error) {
 	for attempt := 1; ; attempt++ {
+		x.attempt()
 		signed, err := c.signer.SignAt(systemUserToken, c.now())
 		if err != nil {
 			return "", err
@@ -56,6 +58,7 @@ func (c *Client) authenticate(ctx context.Context, contextIdentifier, systemUser
 		}
 		c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: retrying exchange", slog.String("tenant", contextIdentifier),
 			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		x.retry(ctx, attempt, wait, err)
 		if serr := sleep(ctx, wait); serr != nil {
 			return "", fmt.Errorf("sysuser: exchange: %w (after %w)", serr, err)
 		}

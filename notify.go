@@ -92,6 +92,9 @@ func (c *Client) StateChangeHandler(onChange func(context.Context, StateChange))
 		n, status, reason := c.readNotification(w, r)
 		if status != http.StatusOK {
 			c.log.LogAttrs(r.Context(), slog.LevelWarn, "sysuser: state-change notification refused", slog.Int("status", status), slog.String("reason", reason))
+			if c.obs != nil && c.obs.Notification != nil {
+				c.obs.Notification(r.Context(), Event{StatusCode: status})
+			}
 			if status == http.StatusMethodNotAllowed {
 				w.Header().Set("Allow", http.MethodPost)
 			}
@@ -101,6 +104,9 @@ func (c *Client) StateChangeHandler(onChange func(context.Context, StateChange))
 		applied := c.applyNotification(r.Context(), n)
 		c.log.LogAttrs(r.Context(), slog.LevelInfo, "sysuser: state-change notification", slog.String("tenant", n.ContextIdentifier),
 			slog.String("change", n.Change), slog.Bool("applied", applied))
+		if c.obs != nil && c.obs.Notification != nil {
+			c.obs.Notification(r.Context(), Event{Tenant: n.ContextIdentifier, Change: n.Change, StatusCode: http.StatusOK, Applied: applied})
+		}
 		w.WriteHeader(http.StatusOK)
 		if applied && onChange != nil {
 			onChange(r.Context(), n)
@@ -229,11 +235,14 @@ func (c *Client) dropTicket(ctx context.Context, st *tenantState) {
 	if c.store == nil {
 		return
 	}
+	op := "get"
 	res, _, err := c.store.Get(ctx, st.id)
 	if err == nil && res != nil {
+		op = "delete"
 		_, err = c.store.CompareAndDelete(ctx, st.id, res.Ticket)
 	}
 	if err != nil {
+		c.storeFailed(ctx, st.id, op, err, false)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store failed while dropping a restored tenant's ticket", slog.String("tenant", st.id), slog.String("error", err.Error()))
 	}
 }

@@ -256,6 +256,15 @@ func (c *Client) lookupStatus(ctx context.Context, st *tenantState, seen uint64,
 func (c *Client) fetchStatus(ctx context.Context, st *tenantState, f *statusFlight) {
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
+	var start time.Time
+	if c.obs != nil {
+		start = time.Now()
+		if c.obs.StatusStart != nil {
+			if sctx := c.obs.StatusStart(ctx, Event{Tenant: st.id}); sctx != nil {
+				ctx = sctx
+			}
+		}
+	}
 	s, err := c.getStatus(ctx, st.id)
 	now := c.now()
 	if err == nil && s.IsRunning && s.API != "" {
@@ -277,6 +286,13 @@ func (c *Client) fetchStatus(ctx context.Context, st *tenantState, f *statusFlig
 		c.applyStatus(st, s, now)
 	} else {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: state lookup failed", slog.String("tenant", st.id), slog.String("error", err.Error()))
+	}
+	if c.obs != nil && c.obs.StatusDone != nil {
+		e := Event{Tenant: st.id, Duration: time.Since(start), Err: err}
+		if err == nil {
+			e.State = s.State
+		}
+		c.obs.StatusDone(ctx, e)
 	}
 	f.res, f.err = s, err
 	close(f.done)

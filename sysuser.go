@@ -41,6 +41,7 @@ type Client struct {
 	clock       func() time.Time // Config.Clock, nil for the real clock
 	now         func() time.Time
 	log         *slog.Logger
+	obs         *Observer // Config.Observer, nil for none
 
 	// Ticket cache.
 	store           TicketStore
@@ -67,7 +68,7 @@ func hidden(s string) *string { return &s }
 // NewClient checks cfg and returns a Client. Errors match ErrInvalidConfig,
 // or ErrInvalidKey for an unusable private key.
 func NewClient(cfg Config) (*Client, error) {
-	c := &Client{appToken: hidden(cfg.ApplicationToken), protocol: cfg.Protocol, clock: cfg.Clock, log: cfg.Logger}
+	c := &Client{appToken: hidden(cfg.ApplicationToken), protocol: cfg.Protocol, clock: cfg.Clock, log: cfg.Logger, obs: cfg.Observer}
 	if cfg.ApplicationToken == "" {
 		return nil, configError("ApplicationToken is empty")
 	}
@@ -211,7 +212,14 @@ func (c *Client) Exchange(ctx context.Context, contextIdentifier, systemUserToke
 	ctx, cancel := context.WithTimeout(ctx, c.exchangeTimeout)
 	defer cancel()
 	start := time.Now()
-	res, err := c.exchange(ctx, contextIdentifier, systemUserToken)
+	var x *exchangeObs
+	if c.obs != nil {
+		ctx, x = c.observeExchange(ctx, contextIdentifier)
+	}
+	res, err := c.exchange(ctx, contextIdentifier, systemUserToken, x)
+	if x != nil {
+		x.done(ctx, time.Since(start), err)
+	}
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: exchange failed",
 			slog.String("tenant", contextIdentifier), slog.String("protocol", c.protocol.String()),
@@ -224,14 +232,14 @@ func (c *Client) Exchange(ctx context.Context, contextIdentifier, systemUserToke
 	return res, nil
 }
 
-func (c *Client) exchange(ctx context.Context, contextIdentifier, systemUserToken string) (*SystemUserResult, error) {
+func (c *Client) exchange(ctx context.Context, contextIdentifier, systemUserToken string, x *exchangeObs) (*SystemUserResult, error) {
 	if err := checkContextIdentifier(contextIdentifier); err != nil {
 		return nil, err
 	}
 	if systemUserToken == "" {
 		return nil, argError("system user token is empty")
 	}
-	raw, err := c.authenticate(ctx, contextIdentifier, systemUserToken)
+	raw, err := c.authenticate(ctx, contextIdentifier, systemUserToken, x)
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,7 @@ func (t *Tenant) Invalidate(ctx context.Context, ticket string) bool {
 	if t.c.store != nil && t.err == nil {
 		ok, err := t.c.store.CompareAndDelete(ctx, st.id, ticket)
 		if err != nil {
+			t.c.storeFailed(ctx, st.id, "delete", err, false)
 			t.c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store delete failed", slog.String("tenant", st.id), slog.String("error", err.Error()))
 		}
 		dropped = dropped || ok

@@ -115,6 +115,9 @@ func (c *Client) state(contextIdentifier string) *tenantState {
 	v, loaded := c.tenants.LoadOrStore(contextIdentifier, &tenantState{id: contextIdentifier})
 	if !loaded {
 		c.armSweeper()
+		if c.obs != nil && c.obs.TenantCache != nil {
+			c.obs.TenantCache(context.Background(), Event{Tenant: contextIdentifier, Cached: true})
+		}
 	}
 	return v.(*tenantState)
 }
@@ -236,6 +239,9 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 	prev := st.cur.Load()
 	wasPaused := st.paused
 	xctx := context.WithoutCancel(ctx)
+	if c.obs != nil {
+		xctx = context.WithValue(xctx, renewalKey{}, background)
+	}
 	go func() {
 		defer func() { <-c.slots }()
 		ctx, cancel := context.WithTimeout(xctx, c.exchangeTimeout)
@@ -255,6 +261,9 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 			c.install(st, res, now)
 			c.log.LogAttrs(ctx, slog.LevelInfo, "sysuser: new ticket", slog.String("tenant", st.id), slog.Bool("renewal", background),
 				slog.Bool("from_store", adopted), slog.Duration("duration", time.Since(start)))
+			if c.obs != nil && c.obs.NewTicket != nil {
+				c.obs.NewTicket(ctx, Event{Tenant: st.id, Renewal: background, Adopted: adopted, Duration: time.Since(start)})
+			}
 		}
 		st.mu.Lock()
 		switch {
@@ -315,6 +324,7 @@ func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken 
 		return res, false, err
 	}
 	warn := func(op string, err error) {
+		c.storeFailed(ctx, contextIdentifier, op, err, true)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store "+op+" failed; exchanging without it",
 			slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
 	}
@@ -330,6 +340,7 @@ func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken 
 		pctx, cancel := context.WithTimeout(base, storeLeaseMargin)
 		defer cancel()
 		if perr := c.store.Put(pctx, contextIdentifier, lease, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
+			c.storeFailed(ctx, contextIdentifier, "put", perr, false)
 			c.log.LogAttrs(ctx, level, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
 		}
 	}
@@ -362,6 +373,7 @@ func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken 
 			}
 			uctx, cancel := context.WithTimeout(base, storeLeaseMargin)
 			if uerr := c.store.Unlock(uctx, contextIdentifier, lease); uerr != nil {
+				c.storeFailed(ctx, contextIdentifier, "unlock", uerr, false)
 				c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store unlock failed", slog.String("tenant", contextIdentifier), slog.String("error", uerr.Error()))
 			}
 			cancel()
@@ -369,6 +381,7 @@ func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken 
 		}
 		// Another replica is exchanging: look again shortly.
 		if err := sleep(wctx, wait/2+rand.N(wait/2+1)); err != nil {
+			c.storeFailed(ctx, contextIdentifier, "wait", err, true)
 			c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: another replica's exchange did not finish within two leases; exchanging without the store",
 				slog.String("tenant", contextIdentifier), slog.Duration("lease", ttl))
 			break
@@ -508,6 +521,7 @@ func (c *Client) sweep(now time.Time) {
 		if e := st.cur.Load(); e != nil && c.phase(e, now) == phaseExpired && st.cur.CompareAndSwap(e, nil) {
 			e.stop()
 		}
+		dropped := false
 		st.mu.Lock()
 		if st.cur.Load() == nil && st.flight == nil && !now.Before(st.retryAt) {
 			if st.lastErr != nil {
@@ -515,9 +529,12 @@ func (c *Client) sweep(now time.Time) {
 				st.lastErr = nil
 			}
 			st.dead = true
-			c.tenants.CompareAndDelete(k, st)
+			dropped = c.tenants.CompareAndDelete(k, st)
 		}
 		st.mu.Unlock()
+		if dropped && c.obs != nil && c.obs.TenantCache != nil {
+			c.obs.TenantCache(context.Background(), Event{Tenant: st.id, Cached: false})
+		}
 		return true
 	})
 }

@@ -132,6 +132,9 @@ func (t *transport) unauthorized(req *http.Request, resp *http.Response, res *Sy
 	}
 	drain(resp)
 	t.tenant.c.log.LogAttrs(req.Context(), slog.LevelDebug, "sysuser: WebApi answered 401; retrying with a new ticket", slog.String("tenant", t.tenant.ContextIdentifier()))
+	if o := t.tenant.c.obs; o != nil && o.TransportRetry != nil {
+		o.TransportRetry(req.Context(), Event{Tenant: t.tenant.ContextIdentifier(), StatusCode: http.StatusUnauthorized})
+	}
 	return t.send(req, u, body, res.Ticket)
 }
 
@@ -168,6 +171,9 @@ func (t *transport) misdirected(req *http.Request, resp *http.Response, st *tena
 	}
 	drain(resp)
 	c.log.LogAttrs(req.Context(), slog.LevelDebug, "sysuser: WebApi answered 421; sending to the tenant's new host", slog.String("tenant", st.id))
+	if c.obs != nil && c.obs.TransportRetry != nil {
+		c.obs.TransportRetry(req.Context(), Event{Tenant: st.id, StatusCode: http.StatusMisdirectedRequest})
+	}
 	return t.send(req, u, body, ticket)
 }
 
