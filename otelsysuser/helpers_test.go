@@ -121,7 +121,9 @@ func (w *world) where() int {
 	return w.current
 }
 
-func (w *world) base(host int, tenant string) string { return w.hosts[host].URL + "/" + tenant + "/api/" }
+func (w *world) base(host int, tenant string) string {
+	return w.hosts[host].URL + "/" + tenant + "/api/"
+}
 
 func (w *world) set(f func(w *world)) {
 	w.mu.Lock()

@@ -247,14 +247,14 @@ func TestNotificationsAndTenantsByState(t *testing.T) {
 	}
 	now := time.Now()
 	post(http.MethodGet, nil, 405)
-	post(http.MethodPost, w.notice(2, now, ""), 200)                          // Suspend
-	post(http.MethodPost, w.notice(3, now.Add(-time.Minute), ""), 200)        // a Resume issued earlier: stale
+	post(http.MethodPost, w.notice(2, now, ""), 200)                           // Suspend
+	post(http.MethodPost, w.notice(3, now.Add(-time.Minute), ""), 200)         // a Resume issued earlier: stale
 	post(http.MethodPost, w.notice(3, now, "https://login.evil.example"), 401) // forged
 	ms := tel.metrics(t)
 	wantPoints(t, ms, "sysuser.notifications", map[string]int64{
 		"sysuser.notification.verdict=refused": 2,
 		"sysuser.notification.change=Suspend,sysuser.notification.verdict=applied,sysuser.tenant.id=Cust12345": 1,
-		"sysuser.notification.change=Resume,sysuser.notification.verdict=stale,sysuser.tenant.id=Cust12345":   1,
+		"sysuser.notification.change=Resume,sysuser.notification.verdict=stale,sysuser.tenant.id=Cust12345":    1,
 	})
 	wantPoints(t, ms, "sysuser.tenants", map[string]int64{"sysuser.tenant.state=Suspended": 1})
 	wantPoints(t, ms, "sysuser.tenants.cached", map[string]int64{"": 1})
