@@ -361,7 +361,7 @@ func noSecrets(t *testing.T, tel *telemetry, results ...*sysuser.SystemUserResul
 	var seen []string
 	addSet := func(s attribute.Set) {
 		for _, kv := range s.ToSlice() {
-			seen = append(seen, string(kv.Key)+"="+kv.Value.Emit())
+			seen = append(seen, string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	addKVs := func(kvs []attribute.KeyValue) { addSet(attribute.NewSet(kvs...)) }
