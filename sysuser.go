@@ -56,6 +56,7 @@ type Client struct {
 	sweepEvery      time.Duration
 	sweeperMu       sync.Mutex
 	closed          atomic.Bool
+	handles         atomic.Uint64 // Tenant handles made; see Client.Tenant
 }
 
 // hidden keeps a secret string where fmt cannot print it. fmt follows a

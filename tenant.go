@@ -18,6 +18,7 @@ type Tenant struct {
 	c     *Client
 	st    atomic.Pointer[tenantState]
 	token *string // the system user token; see hidden
+	seq   uint64  // when the handle was made, among the Client's handles
 	err   error   // a bad argument to Client.Tenant, reported by Ticket
 }
 
@@ -26,8 +27,15 @@ type Tenant struct {
 // same tenant share one cache, one exchange at a time and one ticket.
 // Invalid arguments are reported by the handle's Ticket, as errors matching
 // ErrInvalidArgument.
+//
+// A tenant has one system user token at a time: when the tenant's
+// administrator approves the application again, SuperOffice hands it a new
+// one. So the newest handle's token is the tenant's: every handle of the
+// tenant, older ones included, exchanges with the token given to the most
+// recent Client.Tenant call for it, and a refusal that another token
+// earned is forgotten when a handle brings a different token.
 func (c *Client) Tenant(contextIdentifier, systemUserToken string) *Tenant {
-	t := &Tenant{c: c, token: hidden(systemUserToken)}
+	t := &Tenant{c: c, token: hidden(systemUserToken), seq: c.handles.Add(1)}
 	t.err = checkContextIdentifier(contextIdentifier)
 	if t.err == nil && systemUserToken == "" {
 		t.err = argError("system user token is empty")
@@ -35,7 +43,9 @@ func (c *Client) Tenant(contextIdentifier, systemUserToken string) *Tenant {
 	if t.err != nil {
 		t.st.Store(&tenantState{id: contextIdentifier}) // never cached or exchanged
 	} else {
-		t.st.Store(c.state(contextIdentifier))
+		st := c.state(contextIdentifier)
+		c.offerToken(st, t)
+		t.st.Store(st)
 	}
 	return t
 }
@@ -149,6 +159,7 @@ func (t *Tenant) liveState() *tenantState {
 			return st
 		}
 		next := t.c.state(st.id)
+		t.c.offerToken(next, t)
 		t.st.CompareAndSwap(st, next)
 		st = t.st.Load()
 	}

@@ -42,8 +42,10 @@ type tenantState struct {
 	retryAt  time.Time // no new attempt before this, after a failure
 	lastErr  error
 	failures int
-	paused   bool // lastErr is a *TenantNotRunningError: look the state up before exchanging
-	dead     bool // removed by a sweep: look the tenant up again
+	paused   bool    // lastErr is a *TenantNotRunningError: look the state up before exchanging
+	token    *string // the system user token of the newest handle (see Client.Tenant)
+	tokenSeq uint64  // that handle's Tenant.seq
+	dead     bool    // removed by a sweep: look the tenant up again
 
 	where whereabouts // where the tenant lives, whether it runs (status.go)
 }
@@ -133,14 +135,38 @@ func (c *Client) ticket(ctx context.Context, t *Tenant) (*SystemUserResult, erro
 			c.touch(e, now)
 			return e.res, nil
 		case phaseRenew:
-			c.renew(ctx, st, *t.token, now)
+			c.renew(ctx, st, st.systemUserToken(), now)
 			return e.res, nil
 		}
 	}
 	if t.err != nil {
 		return nil, t.err
 	}
-	return c.await(ctx, st, *t.token)
+	return c.await(ctx, st, st.systemUserToken())
+}
+
+// offerToken makes t's token the tenant's if t is newer than the handle
+// whose token it has. A different token forgets a failure the previous one
+// earned (a pause, which is about the tenant, stays).
+func (c *Client) offerToken(st *tenantState, t *Tenant) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.token != nil && t.seq <= st.tokenSeq {
+		return
+	}
+	changed := st.token != nil && *st.token != *t.token
+	st.token, st.tokenSeq = t.token, t.seq
+	if changed && st.lastErr != nil && !st.paused {
+		c.negatives.Add(-1)
+		st.lastErr, st.retryAt, st.failures = nil, time.Time{}, 0
+	}
+}
+
+// systemUserToken returns the tenant's system user token.
+func (st *tenantState) systemUserToken() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return *st.token
 }
 
 // touch records a use of a ticket whose lifetime slides, and puts it back
