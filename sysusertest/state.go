@@ -115,7 +115,7 @@ func (s *Server) MoveTenant(contextIdentifier string) (string, error) {
 		return "", fmt.Errorf("sysusertest: tenant %q was not added", contextIdentifier)
 	}
 	t.host = t.host%(len(s.hosts)-1) + 1
-	return s.tenantOrigin(t) + "/" + contextIdentifier + "/api/", nil
+	return s.tenantOrigin(t) + "/" + t.name + "/api/", nil
 }
 
 // StateLookups returns how many times the state API answered for the
