@@ -12,8 +12,9 @@ import (
 // metadata, as SuperOffice does.
 const OpenIDConfigurationPath = LoginPath + "/.well-known/openid-configuration"
 
-// Issuer of the fake's approval id_tokens: its root URL, as SuperOffice's
-// is "https://sod.superoffice.com".
+// OIDCIssuer is the issuer of the fake's approval id_tokens and
+// notification tokens: its root URL, as SuperOffice's is
+// "https://sod.superoffice.com".
 func (s *Server) OIDCIssuer() string { return s.Root }
 
 // Approve mints the id_token SuperID would post to the application's

@@ -5,13 +5,13 @@
 // checks the application token, verifies the signed system user token with
 // the application's public key, refuses a stale timestamp, and answers with
 // an RS256 JWT it signs with its own key. Tickets it issues are accepted by a
-// fake WebApi below the same server, at /{tenant}/api/, until they have gone
-// unused for Options.TicketLifetime (6 hours, sliding, as SuperOffice
+// fake WebApi at /{tenant}/api/ on the tenant's own host, until they have
+// gone unused for Options.TicketLifetime (6 hours, sliding, as SuperOffice
 // documents). Approve mints the id_token SuperID posts when an administrator
 // approves the application.
 //
-// What it serves, below URL (the root + /login), with paths matched without
-// regard to case as IIS does:
+// What it serves on its login host, below URL (the root + /login), with
+// paths matched without regard to case as IIS does:
 //
 //   - /services/PartnerSystemUserService.svc: SOAP 1.1 Authenticate; a GET
 //     with ?wsdl or ?singleWsdl returns SuperOffice's WSDL with the
@@ -27,11 +27,41 @@
 //     Decline buttons, then a one-time code for an id_token like Approve's.
 //     Authorize takes the decision without a browser.
 //
+// Below Root, the login host also answers SuperOffice's state API at
+// /api/state/{tenant} (StatePath).
+//
+// # A world that moves
+//
+// As in SuperOffice Online, the login host (sod.superoffice.com) is for
+// authentication only: tenants' WebApis live on numbered hosts (sod2.,
+// sod3.), and a WebApi request anywhere else answers 421 Misdirected
+// Request with "Wrong subdomain used to access tenant". A new tenant lives
+// on the first numbered host; MoveTenant moves it to the other, after which
+// its old host answers 421, while the state API, WebAPIURL and new tokens
+// name the new one. SetState makes a tenant Suspended, OfflineMaintenance
+// and so on: a tenant that is not running refuses exchanges and its WebApi
+// answers 503. Notify posts a signed state-change notification to an
+// application's State Change URL. StateLookups, MisdirectedRequests,
+// Exchanges and WebAPICalls count what clients did. What SuperOffice does
+// not document (the 421's body, what a tenant that is not running answers,
+// the notification token's claims beyond its issuer) is the fake's own
+// choice, said so where it is made.
+//
+// # Hosts
+//
+// The fake listens on a random loopback port unless Options.Addr names one.
+// Its URLs name Options.Host, else Addr's host: with a name such as
+// sod.superoffice.com, the numbered hosts are sod2.superoffice.com and
+// sod3.superoffice.com on the same listener (a client's hosts file maps
+// them to it; Client needs none); with an IP address or localhost, they
+// are further listeners on other ports. With Options.TLS and no
+// certificates, the fake makes a CA (CACertificate) and a certificate for
+// every name it serves.
+//
 // Its tokens are shaped like SuperOffice's: claims under
 // "http://schemes.superoffice.net/identity/" (schemes, as SuperOffice spells
 // it), nbf one minute before iat and exp Options.TokenLifetime (five
-// minutes) after it. The listen address is a random loopback port unless
-// Options.Addr names one.
+// minutes) after it.
 //
 //	srv, err := sysusertest.NewServer(sysusertest.Options{
 //		ApplicationToken: "app-token",
@@ -175,7 +205,10 @@ type Options struct {
 type Server struct {
 	// URL is the login service's base URL, for sysuser.Config.LoginURL.
 	URL string
-	// Root is the server's root URL; tenants' WebApi URLs are below it.
+	// Root is the login host's root URL, such as
+	// "https://sod.superoffice.com" or "http://127.0.0.1:41234": the
+	// OpenID issuer and the state API's origin. Tenants' WebApi URLs are
+	// on numbered hosts (WebAPIURL).
 	Root string
 
 	opts    Options
