@@ -179,8 +179,9 @@ func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The verifier logs nothing: fail logs every refusal once.
 	v, err := NewApprovalVerifier(ApprovalConfig{LoginURL: login, ClientID: cfg.ClientID, Certificate: cfg.Certificate,
-		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock, Logger: cfg.Logger})
+		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock})
 	if err != nil {
 		return nil, err
 	}

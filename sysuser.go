@@ -109,6 +109,9 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.attempts < 0 || c.retryGap < 0 {
 		return nil, configError("MaxAttempts and RetryDelay must not be negative")
 	}
+	if c.retryGap > maxRetryDelay {
+		return nil, configError("RetryDelay (%s) is over %s", c.retryGap, maxRetryDelay)
+	}
 	c.store = cfg.Store
 	c.sliding = cfg.SlidingExpiry
 	c.refreshAge = orDefault(cfg.RefreshAge, defaultRefreshAge)
@@ -116,6 +119,10 @@ func NewClient(cfg Config) (*Client, error) {
 	c.exchangeTimeout = orDefault(cfg.ExchangeTimeout, defaultExchangeTimeout)
 	if c.refreshAge < 0 || c.lifetime < 0 || c.exchangeTimeout < 0 {
 		return nil, configError("RefreshAge, TicketLifetime and ExchangeTimeout must not be negative")
+	}
+	if c.exchangeTimeout > maxExchangeTimeout || c.lifetime > maxTicketLifetime || c.refreshAge > maxTicketLifetime {
+		return nil, configError("ExchangeTimeout (%s) is over %s, or TicketLifetime (%s) or RefreshAge (%s) over %s",
+			c.exchangeTimeout, maxExchangeTimeout, c.lifetime, c.refreshAge, maxTicketLifetime)
 	}
 	if c.refreshAge >= c.lifetime && !c.sliding {
 		return nil, configError("RefreshAge (%s) must be shorter than TicketLifetime (%s)", c.refreshAge, c.lifetime)
