@@ -39,6 +39,7 @@ type Client struct {
 
 	// Ticket cache.
 	store           TicketStore
+	unsubscribe     func() bool // stops the store's invalidation callback; nil without one
 	sliding         bool
 	refreshAge      time.Duration
 	lifetime        time.Duration
@@ -135,7 +136,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c.sweepEvery = sweepInterval
 	c.lastSweep.Store(c.now().UnixNano())
 	if src, ok := c.store.(invalidationSource); ok {
-		src.Subscribe(c.invalidatedElsewhere)
+		c.unsubscribe = src.Subscribe(c.invalidatedElsewhere)
 	}
 	return c, nil
 }
@@ -159,12 +160,16 @@ func (c *Client) checkApplicationKey() error {
 }
 
 // Close stops the Client's background work (renewal timers, the sweep of
-// idle tenants) and closes the idle connections of the HTTP client it made
-// (not those of a Config.HTTPClient). Calls after Close fail with an error
-// matching net.ErrClosed. Close is safe to call more than once.
+// idle tenants, its store's invalidation callback) and closes the idle
+// connections of the HTTP client it made (not those of a
+// Config.HTTPClient). Calls after Close fail with an error matching
+// net.ErrClosed. Close is safe to call more than once.
 func (c *Client) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if c.unsubscribe != nil {
+		c.unsubscribe()
 	}
 	c.sweeperMu.Lock()
 	if c.sweeper != nil {
