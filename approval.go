@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -36,20 +38,27 @@ type ApprovalConfig struct {
 	Leeway time.Duration
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
-	// Logger receives why approvals were refused (never a token). Nil means
-	// no logging.
+	// Logger receives why Verify and VerifyIDToken refused a token, at
+	// Warn (never a token). Nil means no logging.
 	Logger *slog.Logger
 }
 
 // An ApprovalVerifier checks the id_token SuperID posts to the
 // application's redirect URL when a tenant administrator approves the
 // application, and extracts the approval. It is safe for concurrent use.
+//
+// Close it when done: it closes the idle connections of the HTTP client it
+// made (without ApprovalConfig.HTTPClient; otherwise they stay the
+// caller's), which would otherwise linger until their idle timeout.
 type ApprovalVerifier struct {
 	issuer   string
 	clientID string
 	keys     keySource
 	parser   *jwt.Parser
 	log      *slog.Logger
+	http     *http.Client // closed by Close when own
+	ownHTTP  bool
+	closed   atomic.Bool
 }
 
 // NewApprovalVerifier checks cfg and returns a verifier. Errors match
@@ -71,11 +80,11 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger}
+	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger, http: safeHTTPClient(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
-	if v.keys, err = newKeySource(cfg.Certificate, login, safeHTTPClient(cfg.HTTPClient), now); err != nil {
+	if v.keys, err = newKeySource(cfg.Certificate, login, v.http, now); err != nil {
 		return nil, err
 	}
 	v.parser = newParser(issuer, cfg.ClientID, leewayOrDefault(cfg.Leeway), now)
@@ -110,12 +119,29 @@ type Approval struct {
 }
 
 // VerifyIDToken checks idToken as Verify does (RS256, SuperOffice's key,
-// the environment's issuer, ClientID as audience, exp required, the nonce
-// when it is not empty) and returns what it says, without requiring the
-// system_token and ctx claims: an id_token from a plain sign-in, where the
+// the environment's issuer, ClientID as audience and azp, exp required, a
+// ctx claim, when present, that is a tenant id, the nonce when it is not
+// empty) and returns what it says, without requiring the system_token and
+// ctx claims: an id_token from a plain sign-in, where the
 // application did not ask for system user access, verifies too. Use Verify
 // to accept an approval.
 func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	a, err := v.verifyIDToken(ctx, idToken, nonce)
+	if err != nil {
+		v.refused(ctx, err)
+	}
+	return a, err
+}
+
+// refused logs why a token was refused.
+func (v *ApprovalVerifier) refused(ctx context.Context, err error) {
+	v.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: id_token refused", slog.String("error", serverText(err.Error())))
+}
+
+func (v *ApprovalVerifier) verifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	if v.closed.Load() {
+		return nil, fmt.Errorf("sysuser: the ApprovalVerifier is closed: %w", net.ErrClosed)
+	}
 	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
 	if err != nil {
 		return nil, err
@@ -125,7 +151,22 @@ func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce str
 			return nil, tokenError("nonce does not match the one this login started with", nil)
 		}
 	}
+	// OpenID Connect Core 3.1.3.7: with several audiences, azp must be
+	// present; when present, it must be this client.
+	aud, _ := claims.GetAudience()
+	azp, hasAzp := claims["azp"]
+	if len(aud) > 1 && !hasAzp {
+		return nil, tokenError("the token has several audiences and no azp claim", jwt.ErrTokenInvalidAudience)
+	}
+	if hasAzp && azp != v.clientID {
+		return nil, tokenError("azp claim is not this client id", jwt.ErrTokenInvalidAudience)
+	}
 	res := resultFromClaims(claims)
+	if res.ContextIdentifier != "" {
+		if err := checkContextIdentifier(res.ContextIdentifier); err != nil {
+			return nil, tokenError("ctx claim is not a tenant id", nil)
+		}
+	}
 	a := &Approval{
 		SystemUserToken:   claimString(res.Claims, claimSystemToken),
 		ContextIdentifier: res.ContextIdentifier,
@@ -150,12 +191,23 @@ func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce str
 
 // Verify checks idToken and returns the approval it carries. The token must
 // be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
-// issued by the environment's issuer to ClientID, not expired (exp is
-// required), carry the system_token and ctx claims, and, when nonce is not
-// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
+// issued by the environment's issuer to ClientID (with several audiences,
+// or with an azp claim, azp must be ClientID), not expired (exp is
+// required), carry the system_token claim and a ctx claim that is a tenant
+// id (as Client.Tenant accepts), and, when nonce is not empty, carry that
+// nonce. Failures match ErrInvalidToken (and the jwt/v5
 // cause); failures to fetch keys are returned as they are.
 func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := v.VerifyIDToken(ctx, idToken, nonce)
+	a, err := v.verify(ctx, idToken, nonce)
+	if err != nil {
+		v.refused(ctx, err)
+		return nil, err
+	}
+	return a, nil
+}
+
+func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	a, err := v.verifyIDToken(ctx, idToken, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +218,16 @@ func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*
 		return nil, tokenError("ctx claim is missing", nil)
 	}
 	return a, nil
+}
+
+// Close closes the idle connections of the HTTP client the verifier made
+// (not those of an ApprovalConfig.HTTPClient). Later calls fail with an
+// error matching net.ErrClosed. Close is safe to call more than once.
+func (v *ApprovalVerifier) Close() error {
+	if v.closed.CompareAndSwap(false, true) && v.ownHTTP {
+		v.http.CloseIdleConnections()
+	}
+	return nil
 }
 
 func (a Approval) describe() string {

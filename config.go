@@ -56,6 +56,15 @@ const (
 	defaultMaxExchanges    = 4
 )
 
+// Upper bounds of Config's durations: larger values are mistakes (such as
+// a count of nanoseconds taken for seconds) and would overflow the
+// arithmetic on them, so NewClient refuses them.
+const (
+	maxRetryDelay      = time.Minute
+	maxExchangeTimeout = time.Hour
+	maxTicketLifetime  = 30 * 24 * time.Hour
+)
+
 // Config configures a Client. ApplicationToken, a key (PrivateKey or
 // Signer) and a place to talk to (Environment or LoginURL) are required.
 //
@@ -113,10 +122,12 @@ type Config struct {
 	// SlidingExpiry, after its last use) a ticket is handed out at all; past
 	// it, callers wait for a new one. Zero means 6 hours, SuperOffice's
 	// ticket lifetime, less a 10 minute margin. It must exceed RefreshAge.
+	// RefreshAge and TicketLifetime over 30 days are refused.
 	TicketLifetime time.Duration
 	// ExchangeTimeout bounds each exchange, all attempts together: those
 	// Ticket runs on behalf of its callers, and those of Exchange when its
-	// ctx has no earlier deadline. Zero means 1 minute.
+	// ctx has no earlier deadline. Zero means 1 minute; over 1 hour is
+	// refused.
 	ExchangeTimeout time.Duration
 	// MaxConcurrentExchanges bounds how many exchanges run at once, across
 	// all tenants; other callers wait for a slot within their ctx. Zero
@@ -129,7 +140,7 @@ type Config struct {
 	MaxAttempts int
 	// RetryDelay is the base of the exponential backoff between attempts,
 	// with jitter; a Retry-After header of up to 30 s takes precedence.
-	// Zero means 250 ms.
+	// Zero means 250 ms; over 1 minute is refused.
 	RetryDelay time.Duration
 	// Store shares tickets between replicas (see TicketStore). Nil means
 	// each Client keeps its own, in memory.

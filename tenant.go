@@ -140,6 +140,11 @@ func (t *Tenant) Transport(base http.RoundTripper) http.RoundTripper {
 // retried once with a new one, if its body can be replayed (it has none, or
 // GetBody is set, as http.NewRequest does for common bodies); otherwise the
 // 401 is returned. The caller's request is never modified.
+//
+// It sends through http.DefaultTransport, shared with the rest of the
+// process: Client.Close does not close its idle connections (they close
+// after the transport's 90 s idle timeout). To own them, use
+// Transport(base) with a transport of your own and close it yourself.
 func (t *Tenant) HTTPClient() *http.Client {
 	return &http.Client{Transport: t.Transport(nil), Timeout: webAPITimeout}
 }

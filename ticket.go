@@ -25,10 +25,6 @@ const (
 	// (the negative cache). Past it a failure is not remembered, so the
 	// next caller tries again, still bounded by MaxConcurrentExchanges.
 	maxNegatives = 10000
-	// storePollMin and storePollMax bound the wait between two looks at a
-	// shared store while another replica exchanges.
-	storePollMin = 25 * time.Millisecond
-	storePollMax = time.Second
 )
 
 // tenantState is one tenant's cache: the current ticket, read without
@@ -263,7 +259,8 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 	wasPaused := st.paused
 	xctx := context.WithoutCancel(ctx)
 	go func() {
-		defer func() { <-c.slots }()
+		slot := &exchangeSlot{slots: c.slots, held: true}
+		defer slot.release()
 		ctx, cancel := context.WithTimeout(xctx, c.exchangeTimeout)
 		defer cancel()
 		start := time.Now()
@@ -271,7 +268,7 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 		var adopted bool
 		var err error
 		if !c.stillPaused(ctx, st, wasPaused) {
-			res, adopted, err = c.obtain(ctx, st.id, systemUserToken, prev)
+			res, adopted, err = c.obtain(ctx, st.id, systemUserToken, prev, slot)
 			if err != nil {
 				c.consultStatus(ctx, st)
 			}
@@ -324,101 +321,6 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 		c.sweep(now)
 	}()
 	return f
-}
-
-// obtain gets a new ticket for the tenant: from the shared store when
-// another replica has one, else by an exchange under the store's lease (see
-// TicketStore), else, without a store or when it fails, by an exchange of
-// this Client's own. prev is the entry being renewed, if any.
-//
-// With a store, obtain keeps its own time: waiting for another replica
-// lasts up to that replica's lease, longer than the ExchangeTimeout that
-// bounds ctx, so the wait runs for at most two lease times and each
-// exchange gets a full ExchangeTimeout of its own.
-func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken string, prev *entry) (res *SystemUserResult, adopted bool, err error) {
-	if c.store == nil {
-		res, err = c.Exchange(ctx, contextIdentifier, systemUserToken)
-		return res, false, err
-	}
-	warn := func(op string, err error) {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store "+op+" failed; exchanging without it",
-			slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
-	}
-	// A lease outlives the holder's exchange by storeLeaseMargin, time for
-	// its Put; a waiter gives up after two leases (a holder that died, then
-	// one that took over) and exchanges on its own.
-	const storeLeaseMargin = 5 * time.Second
-	base := context.WithoutCancel(ctx)
-	ttl := c.exchangeTimeout + storeLeaseMargin
-	wctx, cancel := context.WithTimeout(base, 2*ttl)
-	defer cancel()
-	put := func(lease string, res *SystemUserResult, level slog.Level) {
-		pctx, cancel := context.WithTimeout(base, storeLeaseMargin)
-		defer cancel()
-		if perr := c.store.Put(pctx, contextIdentifier, lease, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
-			c.log.LogAttrs(ctx, level, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
-		}
-	}
-	wait := storePollMin
-	for {
-		shared, expires, err := c.store.Get(wctx, contextIdentifier)
-		if err != nil {
-			warn("get", err)
-			break
-		}
-		if c.adoptable(shared, expires, prev) {
-			return shared, true, nil
-		}
-		lease, err := c.store.Lock(wctx, contextIdentifier, ttl)
-		if err != nil {
-			warn("lock", err)
-			break
-		}
-		if lease != "" {
-			// The previous holder may have stored its ticket and let go
-			// between the Get and the Lock: look once more.
-			shared, expires, gerr := c.store.Get(wctx, contextIdentifier)
-			if gerr == nil && c.adoptable(shared, expires, prev) {
-				res, adopted = shared, true
-			} else {
-				res, err = c.Exchange(base, contextIdentifier, systemUserToken)
-				if err == nil {
-					put(lease, res, slog.LevelWarn)
-				}
-			}
-			uctx, cancel := context.WithTimeout(base, storeLeaseMargin)
-			if uerr := c.store.Unlock(uctx, contextIdentifier, lease); uerr != nil {
-				c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store unlock failed", slog.String("tenant", contextIdentifier), slog.String("error", uerr.Error()))
-			}
-			cancel()
-			return res, adopted, err
-		}
-		// Another replica is exchanging: look again shortly.
-		if err := sleep(wctx, wait/2+rand.N(wait/2+1)); err != nil {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: another replica's exchange did not finish within two leases; exchanging without the store",
-				slog.String("tenant", contextIdentifier), slog.Duration("lease", ttl))
-			break
-		}
-		wait = min(2*wait, storePollMax)
-	}
-	res, err = c.Exchange(base, contextIdentifier, systemUserToken)
-	if err == nil {
-		put("", res, slog.LevelDebug)
-	}
-	return res, false, err
-}
-
-// adoptable reports whether a ticket from the shared store may replace
-// prev: it is not prev's ticket, and it is fresh.
-func (c *Client) adoptable(res *SystemUserResult, expires time.Time, prev *entry) bool {
-	if res == nil || res.Ticket == "" || (prev != nil && prev.res.Ticket == res.Ticket) {
-		return false
-	}
-	now := c.now()
-	if !now.Before(expires) {
-		return false
-	}
-	return c.sliding || now.Before(res.ReceivedAt.Add(c.refreshAge))
 }
 
 // install makes res the tenant's current ticket and, with the real clock,
