@@ -38,9 +38,21 @@ type ApprovalConfig struct {
 	Leeway time.Duration
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
-	// Logger receives why Verify and VerifyIDToken refused a token, at
-	// Warn (never a token). Nil means no logging.
+	// Logger receives why Verify refused a token, at Warn (never a token).
+	// Nil means no logging.
 	Logger *slog.Logger
+
+	// Checks Verify makes unless explicitly skipped, as go-oidc's
+	// Skip... fields do: a verifier is complete unless one is set.
+
+	// SkipSystemUserCheck accepts id_tokens without the system_token and
+	// ctx claims: those of a plain sign-in, where the application did not
+	// ask for system user access. Approvals always carry them.
+	SkipSystemUserCheck bool
+	// SkipNonceCheck lets Verify accept an empty nonce argument, and then
+	// checks no nonce. Without it, an empty nonce is an error: a nonce is
+	// what ties an id_token to the login this browser started.
+	SkipNonceCheck bool
 }
 
 // An ApprovalVerifier checks the id_token SuperID posts to the
@@ -59,6 +71,8 @@ type ApprovalVerifier struct {
 	http     *http.Client // closed by Close when own
 	ownHTTP  bool
 	closed   atomic.Bool
+
+	skipSystemUser, skipNonce bool // see ApprovalConfig
 }
 
 // NewApprovalVerifier checks cfg and returns a verifier. Errors match
@@ -80,7 +94,8 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger, http: safeHTTPClient(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil}
+	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger, http: safeHTTPClient(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil,
+		skipSystemUser: cfg.SkipSystemUserCheck, skipNonce: cfg.SkipNonceCheck}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,29 +133,17 @@ type Approval struct {
 	Claims map[string]any
 }
 
-// VerifyIDToken checks idToken as Verify does (RS256, SuperOffice's key,
-// the environment's issuer, ClientID as audience and azp, exp required, a
-// ctx claim, when present, that is a tenant id, the nonce when it is not
-// empty) and returns what it says, without requiring the system_token and
-// ctx claims: an id_token from a plain sign-in, where the
-// application did not ask for system user access, verifies too. Use Verify
-// to accept an approval.
-func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := v.verifyIDToken(ctx, idToken, nonce)
-	if err != nil {
-		v.refused(ctx, err)
-	}
-	return a, err
-}
-
 // refused logs why a token was refused.
 func (v *ApprovalVerifier) refused(ctx context.Context, err error) {
 	v.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: id_token refused", slog.String("error", serverText(err.Error())))
 }
 
-func (v *ApprovalVerifier) verifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
+func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
 	if v.closed.Load() {
 		return nil, fmt.Errorf("sysuser: the ApprovalVerifier is closed: %w", net.ErrClosed)
+	}
+	if nonce == "" && !v.skipNonce {
+		return nil, argError("no nonce to check the id_token against (set ApprovalConfig.SkipNonceCheck to verify without one)")
 	}
 	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
 	if err != nil {
@@ -186,6 +189,14 @@ func (v *ApprovalVerifier) verifyIDToken(ctx context.Context, idToken, nonce str
 		ExpiresAt:         res.ExpiresAt,
 		Claims:            res.Claims,
 	}
+	if !v.skipSystemUser {
+		if a.SystemUserToken == "" {
+			return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
+		}
+		if a.ContextIdentifier == "" {
+			return nil, tokenError("ctx claim is missing", nil)
+		}
+	}
 	return a, nil
 }
 
@@ -193,29 +204,17 @@ func (v *ApprovalVerifier) verifyIDToken(ctx context.Context, idToken, nonce str
 // be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
 // issued by the environment's issuer to ClientID (with several audiences,
 // or with an azp claim, azp must be ClientID), not expired (exp is
-// required), carry the system_token claim and a ctx claim that is a tenant
-// id (as Client.Tenant accepts), and, when nonce is not empty, carry that
-// nonce. Failures match ErrInvalidToken (and the jwt/v5
-// cause); failures to fetch keys are returned as they are.
+// required), carry nonce, and carry the system_token claim and a ctx claim
+// that is a tenant id (as Client.Tenant accepts). The last two checks are
+// skipped only as ApprovalConfig says (SkipNonceCheck, with an empty nonce;
+// SkipSystemUserCheck). Failures match ErrInvalidToken (and the jwt/v5
+// cause), or ErrInvalidArgument for an empty nonce; failures to fetch keys
+// are returned as they are.
 func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
 	a, err := v.verify(ctx, idToken, nonce)
 	if err != nil {
 		v.refused(ctx, err)
 		return nil, err
-	}
-	return a, nil
-}
-
-func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := v.verifyIDToken(ctx, idToken, nonce)
-	if err != nil {
-		return nil, err
-	}
-	if a.SystemUserToken == "" {
-		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
-	}
-	if a.ContextIdentifier == "" {
-		return nil, tokenError("ctx claim is missing", nil)
 	}
 	return a, nil
 }

@@ -33,7 +33,9 @@ func approvalClaims(t *testing.T, env *testEnv, nonce string) jwt.MapClaims {
 }
 
 func newApprovalVerifier(t *testing.T, env *testEnv, clock func() time.Time, mutate func(*sysuser.ApprovalConfig)) *sysuser.ApprovalVerifier {
-	cfg := sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock}
+	// Most tests here check one claim at a time with no nonce;
+	// TestApprovalExplicitSkips checks the defaults.
+	cfg := sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock, SkipNonceCheck: true}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -220,5 +222,35 @@ func TestApprovalVerifierClose(t *testing.T) {
 	v.Close()
 	if _, err := v.Verify(context.Background(), tok, ""); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestApprovalExplicitSkips(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	v, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	tok, _ := env.fake.Approve(testTenant, testClientID, "n-1")
+	// An empty nonce is no longer a silent skip.
+	if _, err := v.Verify(context.Background(), tok, ""); !errors.Is(err, sysuser.ErrInvalidArgument) || !strings.Contains(err.Error(), "SkipNonceCheck") {
+		t.Fatalf("empty nonce: %v, want ErrInvalidArgument naming SkipNonceCheck", err)
+	}
+	if _, err := v.Verify(context.Background(), tok, "n-1"); err != nil {
+		t.Fatal(err)
+	}
+	// A plain sign-in's id_token (no system_token) needs SkipSystemUserCheck.
+	claims := approvalClaims(t, env, "n-1")
+	delete(claims, "http://schemes.superoffice.net/identity/system_token")
+	signIn := env.fake.Sign(claims)
+	if _, err := v.Verify(context.Background(), signIn, "n-1"); !errors.Is(err, sysuser.ErrInvalidToken) {
+		t.Fatalf("sign-in token without the skip: %v", err)
+	}
+	lenient := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) { c.SkipSystemUserCheck, c.SkipNonceCheck = true, false })
+	defer lenient.Close()
+	if a, err := lenient.Verify(context.Background(), signIn, "n-1"); err != nil || a.SystemUserToken != "" {
+		t.Fatalf("sign-in token with SkipSystemUserCheck: %v", err)
 	}
 }

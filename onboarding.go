@@ -194,7 +194,7 @@ func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 	}
 	// The verifier logs nothing: fail logs every refusal once.
 	v, err := NewApprovalVerifier(ApprovalConfig{LoginURL: login, ClientID: cfg.ClientID, Certificate: cfg.Certificate,
-		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock})
+		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock, SkipNonceCheck: cfg.LegacySkipNonceCheck})
 	if err != nil {
 		return nil, err
 	}

@@ -225,7 +225,8 @@ standard input: arguments show in ps), from -file, or from standard input
     with a placeholder application token and a throwaway key, which it never
     uses (no exchange is made).
   - An id_token (iss https://<env>.superoffice.com) is checked as
-    ApprovalVerifier.VerifyIDToken does; it needs -client-id (SO_CLIENT_ID),
+    ApprovalVerifier.Verify does with SkipSystemUserCheck (a sign-in's
+    id_token verifies too); it needs -client-id (SO_CLIENT_ID),
     its audience, and -nonce when the token carries one you must match.
 
 -now verifies at another time, for a token saved earlier. The ticket and
@@ -325,7 +326,8 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 				if u == nil && *issuer == "" {
 					return usagef("an id_token's issuer comes from -env or -login-url; with -cert alone, give -issuer")
 				}
-				cfg := sysuser.ApprovalConfig{ClientID: *clientID, Certificate: cert, HTTPClient: hc, Clock: clock, Issuer: *issuer}
+				cfg := sysuser.ApprovalConfig{ClientID: *clientID, Certificate: cert, HTTPClient: hc, Clock: clock, Issuer: *issuer,
+					SkipSystemUserCheck: true, SkipNonceCheck: *nonce == ""}
 				if u != nil {
 					cfg.LoginURL = u.String()
 				}
@@ -333,7 +335,7 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 				if err != nil {
 					return usagef("%v", err)
 				}
-				a, err := v.VerifyIDToken(ctx, raw, *nonce)
+				a, err := v.Verify(ctx, raw, *nonce)
 				if err != nil {
 					fmt.Fprintf(c.stderr, "sysuser verify: invalid id_token: %s\n", verifyFailure(err, *now != ""))
 					return exitError(exitFail)
