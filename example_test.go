@@ -399,3 +399,71 @@ func ExampleClient_StateChangeHandler() {
 	// notified: Cust12345 Resume
 	// resumed; exchanges: 1
 }
+
+// A tenant's administrator approves the application: Start sends the
+// browser to SuperID, SuperID sends it back to the redirect URL, and
+// OnApproval receives the tenant and its system user token. Here
+// sysusertest's SuperID decides in place of the administrator and
+// httptest stands in for the browser.
+func ExampleOnboarding() {
+	key, err := os.ReadFile("testdata/key.xml")
+	if err != nil {
+		log.Fatal(err)
+	}
+	signer, err := sysuser.NewSigner(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fake, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "my-app-token", PublicKey: signer.Public()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fake.Close()
+	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
+	const redirect = "https://app.example.com/superoffice/callback"
+	fake.RegisterClient("my-client-id", "my-client-secret", redirect)
+
+	tokens := map[string]string{} // real code: a secret store
+	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
+		LoginURL:     fake.URL, // real code: Environment: "online"
+		ClientID:     "my-client-id",
+		ClientSecret: "my-client-secret",
+		RedirectURL:  redirect,
+		StateKey:     []byte("example state key, 32 bytes long"), // real code: 32 random bytes, kept secret, the same on every replica
+		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
+			tokens[a.ContextIdentifier] = a.SystemUserToken
+			fmt.Println("approved for", a.ContextIdentifier, "by", a.Email)
+			http.Redirect(w, r, "/connected", http.StatusSeeOther)
+			return nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Real code: http.HandleFunc("/connect", ob.Start); http.Handle("/superoffice/callback", ob).
+
+	// The administrator clicks "Connect SuperOffice".
+	start := httptest.NewRecorder()
+	ob.Start(start, httptest.NewRequest(http.MethodGet, "/connect", nil))
+	// ... and approves on SuperID's page.
+	cb, err := fake.Authorize(start.Header().Get("Location"), true, "Cust12345")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The browser comes back to the redirect URL, with Start's cookie.
+	req, err := cb.Request()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range start.Result().Cookies() {
+		req.AddCookie(c)
+	}
+	done := httptest.NewRecorder()
+	ob.ServeHTTP(done, req)
+	fmt.Println(done.Code, done.Header().Get("Location"))
+	fmt.Println("token stored:", tokens["Cust12345"] != "")
+	// Output:
+	// approved for Cust12345 by admin@cust12345.example
+	// 303 /connected
+	// token stored: true
+}
