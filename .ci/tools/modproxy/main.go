@@ -22,14 +22,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/mod/modfile"
+	"sysuserci/internal/repo"
+
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
@@ -49,23 +49,22 @@ func main() {
 
 func run(root, version, out string, list bool) error {
 	if root == "" {
-		top, err := git(".", "rev-parse", "--show-toplevel")
-		if err != nil {
+		var err error
+		if root, err = repo.Root("."); err != nil {
 			return err
 		}
-		root = strings.TrimSpace(string(top))
 	}
-	files, err := trackedFiles(root)
+	files, err := repo.TrackedFiles(root)
 	if err != nil {
 		return err
 	}
-	mods, err := publishedModules(root, files)
+	mods, err := repo.PublishedModules(root, files)
 	if err != nil {
 		return err
 	}
 	if list {
 		for _, m := range mods {
-			fmt.Printf("%s %s\n", m.path, m.dir)
+			fmt.Printf("%s %s\n", m.Path, m.Dir)
 		}
 		return nil
 	}
@@ -97,85 +96,28 @@ func run(root, version, out string, list bool) error {
 		return err
 	}
 	for _, m := range mods {
-		if err := writeModule(out, filepath.Join(export, filepath.FromSlash(m.dir)), m, version, when); err != nil {
-			return fmt.Errorf("%s: %w", m.path, err)
+		if err := writeModule(out, filepath.Join(export, filepath.FromSlash(m.Dir)), m, version, when); err != nil {
+			return fmt.Errorf("%s: %w", m.Path, err)
 		}
 	}
 	return nil
 }
 
-// mod is one published module.
-type mod struct {
-	path string // module path
-	dir  string // slash-separated, relative to the repository root; "." for the root
-	file *modfile.File
-}
-
-// publishedModules returns the modules of every tracked go.mod, root first,
-// except those in a directory named e2e, examples or testdata, or one whose
-// name starts with "." or "_" (test-only and tool modules).
-func publishedModules(root string, files []string) ([]mod, error) {
-	var mods []mod
-	for _, f := range files {
-		if path.Base(f) != "go.mod" {
-			continue
-		}
-		dir := path.Dir(f)
-		if !published(dir) {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			return nil, err
-		}
-		mf, err := modfile.Parse(f, data, nil)
-		if err != nil {
-			return nil, err
-		}
-		if mf.Module == nil {
-			return nil, fmt.Errorf("%s: no module line", f)
-		}
-		mods = append(mods, mod{path: mf.Module.Mod.Path, dir: dir, file: mf})
-	}
-	slices.SortFunc(mods, func(a, b mod) int { return strings.Compare(a.path, b.path) })
-	if len(mods) == 0 || mods[0].dir != "." {
-		return nil, errors.New("no go.mod at the repository root")
-	}
-	for _, m := range mods[1:] {
-		if want := mods[0].path + "/" + m.dir; m.path != want {
-			return nil, fmt.Errorf("%s/go.mod: module %s, want %s (a sub-module's path is the root's plus its directory)", m.dir, m.path, want)
-		}
-	}
-	return mods, nil
-}
-
-func published(dir string) bool {
-	if dir == "." {
-		return true
-	}
-	for _, e := range strings.Split(dir, "/") {
-		if e == "e2e" || e == "examples" || e == "testdata" || strings.HasPrefix(e, ".") || strings.HasPrefix(e, "_") {
-			return false
-		}
-	}
-	return true
-}
-
 // checkRequirements reports what would break a published module for its
 // users: Go ignores a dependency's replace directives, so each sibling must
 // be required at a version that exists once the release is tagged.
-func checkRequirements(mods []mod, version string) error {
+func checkRequirements(mods []repo.Module, version string) error {
 	siblings := map[string]bool{}
 	for _, m := range mods {
-		siblings[m.path] = true
+		siblings[m.Path] = true
 	}
 	var errs []error
 	for _, m := range mods {
-		name := path.Join(m.dir, "go.mod")
-		for _, r := range m.file.Replace {
+		name := path.Join(m.Dir, "go.mod")
+		for _, r := range m.File.Replace {
 			errs = append(errs, fmt.Errorf("%s: replace %s: a published module must not rely on replace (Go ignores it outside the repository; go.work joins the modules here)", name, r.Old.Path))
 		}
-		for _, r := range m.file.Require {
+		for _, r := range m.File.Require {
 			p, v := r.Mod.Path, r.Mod.Version
 			if !siblings[p] {
 				continue
@@ -195,11 +137,11 @@ func checkRequirements(mods []mod, version string) error {
 
 // writeModule writes m at version into the proxy directory out: the
 // version's .info, .mod and .zip and the list of versions.
-func writeModule(out, dir string, m mod, version string, when time.Time) error {
-	if err := module.Check(m.path, version); err != nil {
+func writeModule(out, dir string, m repo.Module, version string, when time.Time) error {
+	if err := module.Check(m.Path, version); err != nil {
 		return err
 	}
-	esc, err := module.EscapePath(m.path)
+	esc, err := module.EscapePath(m.Path)
 	if err != nil {
 		return err
 	}
@@ -210,7 +152,7 @@ func writeModule(out, dir string, m mod, version string, when time.Time) error {
 	base := filepath.Join(vdir, version)
 
 	var zbuf bytes.Buffer
-	if err := modzip.CreateFromDir(&zbuf, module.Version{Path: m.path, Version: version}, dir); err != nil {
+	if err := modzip.CreateFromDir(&zbuf, module.Version{Path: m.Path, Version: version}, dir); err != nil {
 		return err
 	}
 	if err := os.WriteFile(base+".zip", zbuf.Bytes(), 0o644); err != nil {
@@ -248,34 +190,8 @@ func writeModule(out, dir string, m mod, version string, when time.Time) error {
 	if err := os.WriteFile(listFile, []byte(strings.Join(versions, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("%s@%s: %d bytes zipped from %s\n", m.path, version, zbuf.Len(), m.dir)
+	fmt.Printf("%s@%s: %d bytes zipped from %s\n", m.Path, version, zbuf.Len(), m.Dir)
 	return nil
-}
-
-// trackedFiles returns the slash-separated paths of the files git tracks
-// that exist in the working tree.
-func trackedFiles(root string) ([]string, error) {
-	data, err := git(root, "ls-files", "-z", "--cached")
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, f := range strings.Split(string(data), "\x00") {
-		if f == "" {
-			continue
-		}
-		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(f)))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted, not yet committed
-		}
-		if err != nil {
-			return nil, err
-		}
-		if fi.Mode().IsRegular() {
-			files = append(files, f)
-		}
-	}
-	return files, nil
 }
 
 func copyFile(from, to string) error {
@@ -292,21 +208,9 @@ func copyFile(from, to string) error {
 // commitTime is HEAD's commit time, the time the proxy reports for the
 // version.
 func commitTime(root string) (time.Time, error) {
-	out, err := git(root, "log", "-1", "--format=%cI")
+	out, err := repo.Git(root, "log", "-1", "--format=%cI")
 	if err != nil {
 		return time.Time{}, err
 	}
 	return time.Parse(time.RFC3339, strings.TrimSpace(string(out)))
-}
-
-func git(dir string, args ...string) ([]byte, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return out, nil
 }
