@@ -10,9 +10,9 @@
 // The check fails when a listing differs from the code, and when a listing
 // differs from its copy at the module's last release tag ("v0.1.0" for the
 // root, "redisstore/v0.1.0" for redisstore) while CHANGELOG.md's
-// "## Unreleased" section has no entry, or, for a sub-module, none that
-// names its directory. Without a release tag (or in a clone without tags)
-// only the first rule applies.
+// "## Unreleased" section has no list item that was not there at the tag
+// (for a sub-module: none that names its directory). Without a release tag
+// (or in a clone without tags) only the first rule applies.
 //
 // The listing is built from the source alone (go/parser and go/doc, for
 // linux/amd64): parameter names, comments and struct tags are left out;
@@ -447,18 +447,21 @@ func checkChangelog(root string, m repo.Module, name string) error {
 	if err != nil {
 		return err
 	}
-	entries := unreleasedEntries(changelog)
-	if m.Dir == "." && len(entries) > 0 {
-		return nil
+	// Only entries added since the tag count.
+	old := map[string]bool{}
+	if data, err := repo.Git(root, "show", tag+":CHANGELOG.md"); err == nil {
+		for _, e := range unreleasedEntries(data) {
+			old[e] = true
+		}
 	}
-	for _, e := range entries {
-		if strings.Contains(e, m.Dir) {
+	for _, e := range unreleasedEntries(changelog) {
+		if !old[e] && (m.Dir == "." || strings.Contains(e, m.Dir)) {
 			return nil
 		}
 	}
-	what := "an entry"
+	what := "new entry"
 	if m.Dir != "." {
-		what = "an entry naming " + m.Dir
+		what = "new entry naming " + m.Dir
 	}
 	return fmt.Errorf("%s changed since %s, but CHANGELOG.md's \"## Unreleased\" section has no %s: say what changed in the API", name, tag, what)
 }
@@ -483,13 +486,14 @@ func lastRelease(root string, m repo.Module) (string, error) {
 }
 
 // unreleasedEntries returns the list items ("- ..." or "* ...", with their
-// continuation lines) of the "## Unreleased" section.
+// indented continuation lines) of the "## Unreleased" section.
 func unreleasedEntries(changelog []byte) []string {
 	var entries []string
-	in := false
+	in, item := false, false
 	for _, line := range strings.Split(string(changelog), "\n") {
 		if strings.HasPrefix(line, "## ") {
 			in = strings.HasPrefix(strings.ToLower(strings.TrimSpace(line[3:])), "unreleased")
+			item = false
 			continue
 		}
 		if !in {
@@ -499,8 +503,11 @@ func unreleasedEntries(changelog []byte) []string {
 		switch {
 		case strings.HasPrefix(t, "- ") || strings.HasPrefix(t, "* "):
 			entries = append(entries, t)
-		case t != "" && !strings.HasPrefix(t, "#") && len(entries) > 0:
-			entries[len(entries)-1] += " " + t
+			item = true
+		case item && t != "" && (line[0] == ' ' || line[0] == '\t'):
+			entries[len(entries)-1] += " " + t // an indented continuation line
+		default:
+			item = false
 		}
 	}
 	return entries
