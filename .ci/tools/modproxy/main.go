@@ -11,7 +11,8 @@
 // be used from outside the repository: a replace directive, or a sibling
 // module required at v0.0.0, at a pseudo-version or above the version being
 // released. With -list it only prints the published modules, one
-// "PATH DIR" a line.
+// "PATH DIR" a line; with -bump it sets the requirements of every published
+// module on its siblings to -version (the release commit's change).
 package main
 
 import (
@@ -40,14 +41,15 @@ func main() {
 	out := flag.String("out", "", "the proxy `directory` to write (created; existing versions of other modules are kept)")
 	root := flag.String("root", "", "the repository `directory` (default: the git top level of the current directory)")
 	list := flag.Bool("list", false, "print the published modules, one \"PATH DIR\" a line, and exit")
+	bump := flag.Bool("bump", false, "set every published module's requirements on its siblings to -version, and exit")
 	flag.Parse()
-	if err := run(*root, *version, *out, *list); err != nil {
+	if err := run(*root, *version, *out, *list, *bump); err != nil {
 		fmt.Fprintln(os.Stderr, "modproxy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root, version, out string, list bool) error {
+func run(root, version, out string, list, bump bool) error {
 	if root == "" {
 		var err error
 		if root, err = repo.Root("."); err != nil {
@@ -70,6 +72,9 @@ func run(root, version, out string, list bool) error {
 	}
 	if !semver.IsValid(version) || semver.Canonical(version) != version || module.IsPseudoVersion(version) {
 		return fmt.Errorf("-version %q: want a release version such as v0.1.0", version)
+	}
+	if bump {
+		return bumpRequirements(root, mods, version)
 	}
 	if out == "" {
 		return errors.New("-out is required")
@@ -133,6 +138,39 @@ func checkRequirements(mods []repo.Module, version string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bumpRequirements rewrites each published module's go.mod to require
+// the siblings it requires at version.
+func bumpRequirements(root string, mods []repo.Module, version string) error {
+	siblings := map[string]bool{}
+	for _, m := range mods {
+		siblings[m.Path] = true
+	}
+	for _, m := range mods {
+		changed := false
+		for _, r := range m.File.Require {
+			if siblings[r.Mod.Path] && r.Mod.Version != version {
+				if err := m.File.AddRequire(r.Mod.Path, version); err != nil {
+					return err
+				}
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		data, err := m.File.Format()
+		if err != nil {
+			return err
+		}
+		name := path.Join(m.Dir, "go.mod")
+		if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(name)), data, 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("%s: siblings required at %s\n", name, version)
+	}
+	return nil
 }
 
 // writeModule writes m at version into the proxy directory out: the

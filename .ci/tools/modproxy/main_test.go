@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,5 +44,29 @@ func TestCheckRequirements(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestBumpRequirements(t *testing.T) {
+	dir := t.TempDir()
+	root := parseModule(t, "module example.com/m\n\ngo 1.24\n")
+	root.Dir = "."
+	sub := parseModule(t, "module example.com/m/sub\n\ngo 1.24\n\nrequire (\n\texample.com/m v0.1.0\n\tgolang.org/x/mod v0.29.0\n)\n")
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := bumpRequirements(dir, []repo.Module{root, sub}, "v0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "sub", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "module example.com/m/sub\n\ngo 1.24\n\nrequire (\n\texample.com/m v0.2.0\n\tgolang.org/x/mod v0.29.0\n)\n"
+	if string(got) != want {
+		t.Errorf("sub/go.mod:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		t.Error("the root's go.mod, which requires no sibling, was written")
 	}
 }
