@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // A Tenant is a Client's handle on one tenant: it hands out the tenant's
@@ -70,7 +71,7 @@ func (t *Tenant) ContextIdentifier() string { return t.st.Load().id }
 // No ticket is ever returned past its TicketLifetime. The result is shared
 // by all callers: treat it as read-only.
 func (t *Tenant) Ticket(ctx context.Context) (*SystemUserResult, error) {
-	if e := t.st.Load().cur.Load(); e != nil && e.fresh.Load() {
+	if e := t.st.Load().cur.Load(); e != nil && e.fresh.Load() && e.serves(t.c, time.Now().UnixNano()) {
 		if t.c.sliding && !e.used.Load() {
 			e.used.Store(true)
 		}

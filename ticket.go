@@ -53,17 +53,37 @@ type entry struct {
 	res       *SystemUserResult
 	refreshAt time.Time // renew from then on (not with SlidingExpiry)
 	expiresAt time.Time // never hand out from then on (not with SlidingExpiry)
+	until     int64     // refreshAt by the wall clock, in Unix nanoseconds
 
-	// fresh is the cached path's only test. With the real clock a timer
+	// fresh is the cached path's first test. With the real clock a timer
 	// clears it when the entry needs a closer look (renewal due, or, with
 	// SlidingExpiry, possibly idle too long); with Config.Clock it is never
-	// set, and every call takes the slow path, which reads the clock.
+	// set, and every call takes the slow path, which reads Config.Clock.
+	// Timers run late when the process was stopped and continued, and by
+	// the time the machine was suspended, so the cached path also reads the
+	// wall clock: see serves.
 	fresh atomic.Bool
 	// With SlidingExpiry: used is set by each use and collected by the
 	// timer; lastUse (Unix nanoseconds) is a lower bound of the last use.
 	used    atomic.Bool
 	lastUse atomic.Int64
 	timer   atomic.Pointer[time.Timer]
+}
+
+// serves is the cached path's second test: whether e may be handed out at
+// wall, the wall clock in Unix nanoseconds. It holds wherever the timers
+// stand: a process stopped (SIGSTOP, a frozen container) runs on for a
+// moment after it continues before its overdue timers fire, and the
+// monotonic clock that drives them does not advance while the machine is
+// suspended, so fresh alone can stay set for as long as the process or the
+// machine slept.
+func (e *entry) serves(c *Client, wall int64) bool {
+	if c.sliding {
+		// lastUse is a lower bound of the last use: the ticket has been
+		// idle for at most wall-lastUse.
+		return wall < e.lastUse.Load()+int64(c.lifetime)
+	}
+	return wall < e.until
 }
 
 // stop stops the entry's timer.
@@ -97,12 +117,20 @@ func (c *Client) phase(e *entry, now time.Time) phase {
 		return phaseFresh
 	}
 	switch {
-	case !now.Before(e.expiresAt):
+	case reached(now, e.expiresAt):
 		return phaseExpired
-	case !now.Before(e.refreshAt):
+	case reached(now, e.refreshAt):
 		return phaseRenew
 	}
 	return phaseFresh
+}
+
+// reached reports whether now is at or past t by the monotonic clock or by
+// the wall clock, whichever is further: the monotonic clock does not
+// advance while the machine is suspended, and the wall clock can be set
+// back.
+func reached(now, t time.Time) bool {
+	return !now.Before(t) || !now.Round(0).Before(t)
 }
 
 // state returns the tenant's state, creating it if needed.
@@ -328,7 +356,14 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 func (c *Client) install(st *tenantState, res *SystemUserResult, now time.Time) {
 	c.setBase(st, res.WebAPIURL, res.ReceivedAt)
 	e := &entry{st: st, res: res, refreshAt: res.ReceivedAt.Add(c.refreshAge), expiresAt: res.ReceivedAt.Add(c.lifetime)}
-	e.lastUse.Store(now.UnixNano())
+	e.until = e.refreshAt.UnixNano()
+	// The exchange is the ticket's first use: a process stopped between
+	// it and now must not stretch the ticket's idle time.
+	lastUse := now
+	if r := res.ReceivedAt; !r.IsZero() && r.Before(now) {
+		lastUse = r
+	}
+	e.lastUse.Store(lastUse.UnixNano())
 	if old := st.cur.Swap(e); old != nil {
 		old.stop()
 	}
