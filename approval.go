@@ -2,6 +2,7 @@ package sysuser
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -109,8 +110,9 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 // Approval is what a verified approval id_token says: above all the
 // tenant and the system user token to store for it.
 //
-// SystemUserToken is a credential: fmt (every verb but %p on a value) and
-// log/slog show the approval without it. json.Marshal writes it.
+// SystemUserToken is a credential: fmt (every verb but %p), log/slog and
+// encoding/json show the approval without it or its claims, on the paths
+// and with the limits SystemUserResult's doc describes.
 type Approval struct {
 	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
 	// it per tenant, as a secret.
@@ -235,6 +237,15 @@ func (a Approval) describe() string {
 
 // Format prints the redacted description for every verb.
 func (a Approval) Format(f fmt.State, _ rune) { io.WriteString(f, a.describe()) }
+
+// MarshalJSON writes the fields LogValue gives, with the system user token
+// redacted and without the claims, so that json.Marshal and slog's JSON
+// handler show no secret. Store SystemUserToken itself, not the Approval's
+// JSON.
+func (a Approval) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"context_identifier": a.ContextIdentifier, "system_user_token": "[redacted]",
+		"webapi_url": a.WebAPIURL, "email": a.Email})
+}
 
 // LogValue gives log/slog the approval without the system user token.
 func (a Approval) LogValue() slog.Value {

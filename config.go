@@ -1,6 +1,7 @@
 package sysuser
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -68,8 +69,10 @@ const (
 // Config configures a Client. ApplicationToken, a key (PrivateKey or
 // Signer) and a place to talk to (Environment or LoginURL) are required.
 //
-// A Config holds secrets; fmt and log/slog show which fields are set,
-// never their values.
+// A Config holds secrets; fmt, log/slog and encoding/json show which
+// fields are set, never their values, on the paths and with the limits
+// SystemUserResult's doc describes (not in an unexported field of a struct
+// fmt prints, nor with %p on a struct value).
 type Config struct {
 	// Environment is "sod" (development), "stage" or "qaonline" (stage), or
 	// "online" (production). Ignored when LoginURL is set.
@@ -173,6 +176,10 @@ func (c Config) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
 
 // LogValue describes the Config to log/slog without its secrets.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.describe()) }
+
+// MarshalJSON writes the description Format prints, as a JSON string, so
+// that json.Marshal and slog's JSON handler show no secret.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()) }
 
 // resolveLoginURL turns Environment or LoginURL into a base URL without a
 // trailing slash, refusing plain http except on loopback.

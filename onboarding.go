@@ -28,7 +28,8 @@ import (
 // RedirectURL, StateKey, OnApproval and a place to talk to (Environment or
 // LoginURL) are required.
 //
-// It holds secrets: fmt and log/slog show which are set, never their values.
+// It holds secrets: fmt, log/slog and encoding/json show which are set,
+// never their values, with Config's limits.
 type OnboardingConfig struct {
 	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
 	Environment string
@@ -99,6 +100,10 @@ func (c OnboardingConfig) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe
 
 // LogValue describes the config to log/slog without its secrets.
 func (c OnboardingConfig) LogValue() slog.Value { return slog.StringValue(c.describe()) }
+
+// MarshalJSON writes the description Format prints, as a JSON string, so
+// that json.Marshal and slog's JSON handler show no secret.
+func (c OnboardingConfig) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()) }
 
 // AuthorizationError is an OAuth error from SuperID: at the callback (error
 // and error_description, "access_denied" when the administrator declined)

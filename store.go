@@ -80,9 +80,10 @@ import (
 // NewClient calls it once with a function that drops the Client's copy of
 // that tenant's ticket if it is still that ticket, and Client.Close calls
 // the stop it returned. As with context.AfterFunc, stop unregisters fn and
-// reports whether this call did so (false if it was already stopped); once
-// stop returns, the store starts no new call of fn. fn may run on any
-// goroutine, concurrently with itself. Every ticket a Client holds came
+// reports whether this call did so (false if it was already stopped); a
+// call of fn for a message the store was already delivering may still run
+// after stop returns, none later, and the store lets go of fn. fn may run
+// on any goroutine, concurrently with itself. Every ticket a Client holds came
 // through its store's Get or Put, so a store that publishes only a keyed
 // hash of the invalidated ticket can find the ticket among those it saw.
 type TicketStore interface {
