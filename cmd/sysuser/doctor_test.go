@@ -22,6 +22,9 @@ func doctorLines(t *testing.T, r result) map[string][2]string {
 			t.Fatalf("doctor printed a line that is not a check: %q\n%v", l, r)
 		}
 		out[m[2]] = [2]string{m[1], m[3]}
+		if m[1] == "FAIL" && !strings.Contains(m[3], " — fix: ") {
+			t.Errorf("a FAIL line without a fix: %q", l)
+		}
 		order = append(order, m[2])
 	}
 	if want := "settings key dns reach clock jwks exchange"; strings.Join(order, " ") != want {
@@ -107,7 +110,7 @@ func TestDoctorClockSkew(t *testing.T) {
 		}
 		lines := doctorLines(t, r)
 		expect(t, lines, "clock", "FAIL", "10m0s behind", "The supplied timestamp is invalid")
-		expect(t, lines, "exchange", "FAIL", `"The supplied timestamp is invalid"`, "clock", "measured 10m0s")
+		expect(t, lines, "exchange", "FAIL", `"The supplied timestamp is invalid"`, "clock", "measured this machine's clock 10m0s")
 		assertNoSecrets(t, r.stdout+r.stderr, app)
 		t.Logf("\n%s", r.stdout)
 	})

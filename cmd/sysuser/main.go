@@ -37,6 +37,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-superoffice/sysuser"
 )
 
 // Exit codes.
@@ -158,7 +160,7 @@ func (cmd *command) run(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "Run 'sysuser %s --help' for usage.\n", cmd.name)
 		return exitUsage
 	default:
-		fmt.Fprintf(c.stderr, "sysuser %s: %v\n", cmd.name, err)
+		fmt.Fprintf(c.stderr, "sysuser %s: %s\n", cmd.name, failureText(err))
 		return exitFail
 	}
 }
@@ -169,6 +171,21 @@ func (cmd *command) help(w io.Writer, fs *flag.FlagSet) {
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, "\n"+exitCodesHelp)
+}
+
+// failureText is the one line a failed command prints after its name: the
+// error without the library's "sysuser: " prefixes (the line starts with
+// the command's name already), and what to do for the errors whose text
+// does not say it.
+func failureText(err error) string {
+	msg := clean(strings.ReplaceAll(err.Error(), "sysuser: ", ""), 400)
+	switch {
+	case errors.Is(err, sysuser.ErrEncryptedKey):
+		// Its text says how to decrypt it.
+	case errors.Is(err, sysuser.ErrInvalidKey):
+		msg += " — fix: give the application's RSA private key as SuperOffice issued it (.NET XML) or converted to PEM; sysuser doctor checks it"
+	}
+	return msg
 }
 
 // usageError is a mistake in how the command was called: exit code 2.
