@@ -45,6 +45,11 @@ Reads the same settings as examples/ticket and checks, one line each:
             and holds the certificate -cert pins
   exchange  one exchange succeeds (it creates a credentials record in the
             tenant's database); a refusal comes with its likely cause and fix
+  state     the tenant's state from the state API (LOGIN ORIGIN/api/state/CTX):
+            FAIL when it is not running, with what to do (wait until
+            ValidUntil; a suspended tenant: contact the tenant or SuperOffice);
+            says when the tenant has moved from the token's webapi_url (the
+            library follows moves); warn when the state API cannot be asked
 Each line starts with ok, warn, FAIL or skip; a check that needs one that
 failed is skipped. Secrets are never printed.
 
@@ -123,6 +128,7 @@ func (d *doctor) run() {
 		d.skip("clock", "no answer from the login server to read its Date from")
 		d.skip("jwks", "the login server was not reached")
 		d.skip("exchange", "the login server was not reached")
+		d.skip("state", "the login server was not reached")
 		return
 	}
 	d.checkClock(resp)
@@ -137,6 +143,49 @@ func (d *doctor) run() {
 	default:
 		d.checkExchange(u, signer)
 	}
+	if d.s.tenant == "" {
+		d.skip("state", "no tenant (see settings)")
+	} else {
+		d.checkState(u)
+	}
+}
+
+// checkState asks the state API for the tenant's state: FAIL when it is
+// not running, a note when it has moved from the WebApi URL the exchange
+// gave. A state API that cannot be asked is a warning: the exchange does
+// not need it.
+func (d *doctor) checkState(u *url.URL) {
+	if !validTenantID(d.s.tenant) {
+		d.skip("state", "the tenant id is not one a URL can carry (see settings)")
+		return
+	}
+	hc, err := d.s.plainClient()
+	if err != nil {
+		d.warn("state", "%s", err)
+		return
+	}
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), d.s.timeout)
+	defer cancel()
+	st, _, err := fetchState(ctx, hc, u, d.s.tenant)
+	if err != nil {
+		d.warn("state", "%s", clean(err.Error(), 400))
+		return
+	}
+	desc := fmt.Sprintf("%s is %s", clean(st.ContextIdentifier, 64), clean(string(st.State), 40))
+	if !st.ValidUntil.IsZero() {
+		desc += ", valid until " + st.ValidUntil.UTC().Format(time.RFC3339)
+	}
+	desc += ", WebApi " + clean(st.API, 200)
+	if !st.IsRunning {
+		d.fail("state", "%s: not running — fix: %s", desc, stateAdvice(st))
+		return
+	}
+	if d.exchanged != nil && st.API != "" && strings.TrimRight(d.exchanged.WebAPIURL, "/") != strings.TrimRight(st.API, "/") {
+		d.ok("state", "%s; it has moved: the token's webapi_url is %s — the library follows moves (it uses the state's Api and retries a 421 there); nothing to do", desc, clean(d.exchanged.WebAPIURL, 200))
+		return
+	}
+	d.ok("state", "%s", desc)
 }
 
 // checkSettings reports missing or malformed settings and returns the

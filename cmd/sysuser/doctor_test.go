@@ -27,7 +27,7 @@ func doctorLines(t *testing.T, r result) map[string][2]string {
 		}
 		order = append(order, m[2])
 	}
-	if want := "settings key dns reach clock jwks exchange"; strings.Join(order, " ") != want {
+	if want := "settings key dns reach clock jwks exchange state"; strings.Join(order, " ") != want {
 		t.Errorf("checks in order %v, want %s", order, want)
 	}
 	return out

@@ -68,7 +68,7 @@ type command struct {
 
 // commands lists the subcommands in the order help shows them.
 func commands() []*command {
-	return []*command{doctorCommand, signCommand, exchangeCommand, verifyCommand, keyCommand, fakeCommand}
+	return []*command{doctorCommand, signCommand, exchangeCommand, verifyCommand, stateCommand, keyCommand, fakeCommand, versionCommand}
 }
 
 const exitCodesHelp = `Exit codes:
@@ -120,6 +120,8 @@ func run(args []string, c *cli) int {
 	}
 	name, rest := args[0], args[1:]
 	switch name {
+	case "-version", "--version":
+		return run(append([]string{"version"}, rest...), c)
 	case "-h", "-help", "--help", "help":
 		if name == "help" && len(rest) > 0 {
 			return run([]string{rest[0], "--help"}, c)
