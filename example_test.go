@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -75,7 +76,8 @@ func ExampleClient_Exchange() {
 		panic(err)
 	}
 	fmt.Println(sysuser.RedactTicket(res.Ticket))
-	fmt.Println(strings.TrimPrefix(res.WebAPIURL, fake.Root))
+	webapi, _ := url.Parse(res.WebAPIURL) // on the tenant's own host, not fake.Root
+	fmt.Println(webapi.Path)
 	fmt.Println(res.ContextIdentifier)
 	// Output:
 	// 7T:…[redacted]

@@ -83,7 +83,10 @@ func TestFakeServesTheTenantsItPrints(t *testing.T) {
 	if s.ApplicationToken != "my fake app token" || s.CAFile != "" {
 		t.Errorf("application token %q, CA file %q", s.ApplicationToken, s.CAFile)
 	}
-	if len(s.Tenants) != 2 || s.Tenants[0] != (fakeTenant{"Cust1", "one-token", strings.TrimSuffix(s.LoginURL, "/login") + "/Cust1/api/"}) ||
+	// The WebApi is on a numbered host: another port of the same address.
+	if len(s.Tenants) != 2 || s.Tenants[0].ContextIdentifier != "Cust1" || s.Tenants[0].SystemUserToken != "one-token" ||
+		!strings.HasPrefix(s.Tenants[0].WebAPIURL, "http://127.0.0.1:") || !strings.HasSuffix(s.Tenants[0].WebAPIURL, "/Cust1/api/") ||
+		strings.HasPrefix(s.Tenants[0].WebAPIURL, strings.TrimSuffix(s.LoginURL, "/login")+"/") ||
 		s.Tenants[1].ContextIdentifier != "Cust2" || s.Tenants[1].SystemUserToken != "token with  spaces" {
 		t.Errorf("tenants %+v", s.Tenants)
 	}
