@@ -235,7 +235,7 @@ func TestDoctorTLSAndPinnedCertificate(t *testing.T) {
 		t.Fatalf("with -ca: want exit 0: %v", r)
 	}
 	lines = doctorLines(t, r)
-	expect(t, lines, "reach", "ok", "https://", "TLS 1.3", "sysuser fake CA")
+	expect(t, lines, "reach", "ok", "https://", "TLS 1.3", "sysusertest CA")
 	expect(t, lines, "jwks", "ok", "the certificate -cert pins is kid")
 	expect(t, lines, "exchange", "ok")
 	if strings.Contains(r.stdout, s.ApplicationToken) || strings.Contains(r.stdout, s.Tenants[0].SystemUserToken) {

@@ -231,6 +231,8 @@ func stateAdvice(st *sysuser.TenantStatus) string {
 		return "the tenant is deleted or being deleted: stop using it (remove it from the application's tenants); contact the tenant if that is unexpected"
 	case "ProvisioningFailed":
 		return "the tenant's provisioning failed: contact SuperOffice's support"
+	case "Unknown":
+		return "SuperOffice does not know this tenant here: check SO_CONTEXT_IDENTIFIER (or -tenant) and the environment (-env, -login-url)"
 	case "MigrationPending":
 		return wait + "; a migration can take days or weeks"
 	}
