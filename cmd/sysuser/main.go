@@ -6,18 +6,22 @@
 //
 // Subcommands:
 //
-//	sysuser doctor                      check key, network, clock, key set and an exchange
-//	sysuser sign --token T --key FILE   print the signed system user token
+//	sysuser doctor                      check key, network, clock, key set, an exchange and the state
+//	sysuser sign --key FILE             print the signed system user token
 //	sysuser exchange                    exchange the system user token for a ticket
 //	sysuser verify [TOKEN|FILE|-]       verify a SuperOffice JWT and print its claims
+//	sysuser state CTX                   print a tenant's state from SuperOffice's state API
 //	sysuser key convert --in F --to pem|pkcs1|pkcs8|xml [--out F]
 //	sysuser fake --addr 127.0.0.1:8089  run a fake SuperOffice until interrupted
+//	sysuser version                     print the module version, VCS revision and Go version
 //
 // Settings come from flags or, as in examples/ticket, from the environment:
 // SO_ENVIRONMENT (-env), SO_LOGIN_URL (-login-url), SO_APP_TOKEN
 // (-app-token), SO_PRIVATE_KEY_FILE (-key), SO_SYSTEM_USER_TOKEN (-token),
-// SO_CONTEXT_IDENTIFIER (-tenant) and SO_CLIENT_ID (-client-id). Run
-// "sysuser help COMMAND" for a subcommand's flags.
+// SO_CONTEXT_IDENTIFIER (-tenant) and SO_CLIENT_ID (-client-id). Give the
+// tokens through the environment or files (-app-token-file, -token-file):
+// other users see command lines in ps. Run "sysuser help COMMAND" for a
+// subcommand's flags and its --json fields.
 //
 // Exit codes: 0 success (for doctor, every check ok or only warnings); 1 a
 // check or the operation failed; 2 a usage error (unknown command or flag,
@@ -90,7 +94,7 @@ Commands:
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.synopsis)
 	}
-	fmt.Fprint(w, `  help      show a command's flags: sysuser help doctor
+	fmt.Fprint(w, `  help      show a command's flags: sysuser help doctor (also --version)
 
 Settings come from flags or from the environment, as in examples/ticket:
   SO_ENVIRONMENT         -env        sod, stage (qaonline) or online
@@ -100,8 +104,10 @@ Settings come from flags or from the environment, as in examples/ticket:
   SO_SYSTEM_USER_TOKEN   -token      the tenant's system user token
   SO_CONTEXT_IDENTIFIER  -tenant     the tenant id, e.g. Cust12345
   SO_CLIENT_ID           -client-id  the application's client id (verify, id_tokens)
-Prefer the variables for secrets: flags show in ps. Flags take one or two
-dashes (-key or --key).
+Give the tokens through the variables or files (-app-token-file,
+-token-file), not as flags: other users of this machine see flags in ps.
+Help shows whether a secret variable is set, never its value. Flags take
+one or two dashes (-key or --key).
 
 No secret (application token, system user token, ticket, private key) is
 printed unless a flag asks for it; sign prints the signed token, its purpose,

@@ -24,7 +24,7 @@ import (
 var signCommand = &command{
 	name:     "sign",
 	synopsis: "print the signed system user token (TOKEN.yyyyMMddHHmm.signature)",
-	usage: `  sysuser sign --token TOKEN --key FILE [--at TIME]
+	usage: `  sysuser sign [--token-file FILE] --key FILE [--at TIME]
 
 Signs the system user token with the application's private key for the UTC
 minute of --at (default: now), as SuperOffice specifies:
@@ -33,7 +33,12 @@ RSA PKCS#1 v1.5 signatures are deterministic: the output is byte-for-byte
 comparable with any other implementation's for the same token, key and
 minute. The signed token is a credential for a few minutes: handle it as one.
 
-  sysuser sign --token "$SO_SYSTEM_USER_TOKEN" --key private.xml --at 2026-11-23T12:34Z
+The system user token comes from $SO_SYSTEM_USER_TOKEN or -token-file;
+-token works too, but other users of this machine see flags in ps.
+
+  export SO_SYSTEM_USER_TOKEN   # set from your secret store
+  sysuser sign --key private.xml --at 2026-11-23T12:34Z
+  sysuser sign --token-file Cust12345.token --key private.xml
 `,
 	flags: func(c *cli) (*flag.FlagSet, func([]string) error) {
 		fs := flag.NewFlagSet("sign", flag.ContinueOnError)
