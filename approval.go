@@ -2,11 +2,14 @@ package sysuser
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -36,20 +39,41 @@ type ApprovalConfig struct {
 	Leeway time.Duration
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
-	// Logger receives why approvals were refused (never a token). Nil means
-	// no logging.
+	// Logger receives why Verify refused a token, at Warn (never a token).
+	// Nil means no logging.
 	Logger *slog.Logger
+
+	// Checks Verify makes unless explicitly skipped, as go-oidc's
+	// Skip... fields do: a verifier is complete unless one is set.
+
+	// SkipSystemUserCheck accepts id_tokens without the system_token and
+	// ctx claims: those of a plain sign-in, where the application did not
+	// ask for system user access. Approvals always carry them.
+	SkipSystemUserCheck bool
+	// SkipNonceCheck lets Verify accept an empty nonce argument, and then
+	// checks no nonce. Without it, an empty nonce is an error: a nonce is
+	// what ties an id_token to the login this browser started.
+	SkipNonceCheck bool
 }
 
 // An ApprovalVerifier checks the id_token SuperID posts to the
 // application's redirect URL when a tenant administrator approves the
 // application, and extracts the approval. It is safe for concurrent use.
+//
+// Close it when done: it closes the idle connections of the HTTP client it
+// made (without ApprovalConfig.HTTPClient; otherwise they stay the
+// caller's), which would otherwise linger until their idle timeout.
 type ApprovalVerifier struct {
 	issuer   string
 	clientID string
 	keys     keySource
 	parser   *jwt.Parser
 	log      *slog.Logger
+	http     *http.Client // closed by Close when own
+	ownHTTP  bool
+	closed   atomic.Bool
+
+	skipSystemUser, skipNonce bool // see ApprovalConfig
 }
 
 // NewApprovalVerifier checks cfg and returns a verifier. Errors match
@@ -71,11 +95,12 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger}
+	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger, http: safeHTTPClient(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil,
+		skipSystemUser: cfg.SkipSystemUserCheck, skipNonce: cfg.SkipNonceCheck}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
-	if v.keys, err = newKeySource(cfg.Certificate, login, safeHTTPClient(cfg.HTTPClient), now); err != nil {
+	if v.keys, err = newKeySource(cfg.Certificate, login, v.http, now); err != nil {
 		return nil, err
 	}
 	v.parser = newParser(issuer, cfg.ClientID, leewayOrDefault(cfg.Leeway), now)
@@ -85,8 +110,9 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 // Approval is what a verified approval id_token says: above all the
 // tenant and the system user token to store for it.
 //
-// SystemUserToken is a credential: fmt (every verb but %p on a value) and
-// log/slog show the approval without it. json.Marshal writes it.
+// SystemUserToken is a credential: fmt (every verb but %p), log/slog and
+// encoding/json show the approval without it or its claims, on the paths
+// and with the limits SystemUserResult's doc describes.
 type Approval struct {
 	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
 	// it per tenant, as a secret.
@@ -109,13 +135,18 @@ type Approval struct {
 	Claims map[string]any
 }
 
-// VerifyIDToken checks idToken as Verify does (RS256, SuperOffice's key,
-// the environment's issuer, ClientID as audience, exp required, the nonce
-// when it is not empty) and returns what it says, without requiring the
-// system_token and ctx claims: an id_token from a plain sign-in, where the
-// application did not ask for system user access, verifies too. Use Verify
-// to accept an approval.
-func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Approval, error) {
+// refused logs why a token was refused.
+func (v *ApprovalVerifier) refused(ctx context.Context, err error) {
+	v.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: id_token refused", slog.String("error", serverText(err.Error())))
+}
+
+func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+	if v.closed.Load() {
+		return nil, fmt.Errorf("sysuser: the ApprovalVerifier is closed: %w", net.ErrClosed)
+	}
+	if nonce == "" && !v.skipNonce {
+		return nil, argError("no nonce to check the id_token against (set ApprovalConfig.SkipNonceCheck to verify without one)")
+	}
 	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
 	if err != nil {
 		return nil, err
@@ -125,7 +156,22 @@ func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce str
 			return nil, tokenError("nonce does not match the one this login started with", nil)
 		}
 	}
+	// OpenID Connect Core 3.1.3.7: with several audiences, azp must be
+	// present; when present, it must be this client.
+	aud, _ := claims.GetAudience()
+	azp, hasAzp := claims["azp"]
+	if len(aud) > 1 && !hasAzp {
+		return nil, tokenError("the token has several audiences and no azp claim", jwt.ErrTokenInvalidAudience)
+	}
+	if hasAzp && azp != v.clientID {
+		return nil, tokenError("azp claim is not this client id", jwt.ErrTokenInvalidAudience)
+	}
 	res := resultFromClaims(claims)
+	if res.ContextIdentifier != "" {
+		if err := checkContextIdentifier(res.ContextIdentifier); err != nil {
+			return nil, tokenError("ctx claim is not a tenant id", nil)
+		}
+	}
 	a := &Approval{
 		SystemUserToken:   claimString(res.Claims, claimSystemToken),
 		ContextIdentifier: res.ContextIdentifier,
@@ -145,27 +191,44 @@ func (v *ApprovalVerifier) VerifyIDToken(ctx context.Context, idToken, nonce str
 		ExpiresAt:         res.ExpiresAt,
 		Claims:            res.Claims,
 	}
+	if !v.skipSystemUser {
+		if a.SystemUserToken == "" {
+			return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
+		}
+		if a.ContextIdentifier == "" {
+			return nil, tokenError("ctx claim is missing", nil)
+		}
+	}
 	return a, nil
 }
 
 // Verify checks idToken and returns the approval it carries. The token must
 // be RS256, signed by SuperOffice's key (pinned, or from the JWKS by kid),
-// issued by the environment's issuer to ClientID, not expired (exp is
-// required), carry the system_token and ctx claims, and, when nonce is not
-// empty, carry that nonce. Failures match ErrInvalidToken (and the jwt/v5
-// cause); failures to fetch keys are returned as they are.
+// issued by the environment's issuer to ClientID (with several audiences,
+// or with an azp claim, azp must be ClientID), not expired (exp is
+// required), carry nonce, and carry the system_token claim and a ctx claim
+// that is a tenant id (as Client.Tenant accepts). The last two checks are
+// skipped only as ApprovalConfig says (SkipNonceCheck, with an empty nonce;
+// SkipSystemUserCheck). Failures match ErrInvalidToken (and the jwt/v5
+// cause), or ErrInvalidArgument for an empty nonce; failures to fetch keys
+// are returned as they are.
 func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := v.VerifyIDToken(ctx, idToken, nonce)
+	a, err := v.verify(ctx, idToken, nonce)
 	if err != nil {
+		v.refused(ctx, err)
 		return nil, err
 	}
-	if a.SystemUserToken == "" {
-		return nil, tokenError("system_token claim is missing (was the application approved for system user access?)", nil)
-	}
-	if a.ContextIdentifier == "" {
-		return nil, tokenError("ctx claim is missing", nil)
-	}
 	return a, nil
+}
+
+// Close closes the idle connections of the HTTP client the verifier made
+// (not those of an ApprovalConfig.HTTPClient). Later calls fail with an
+// error matching net.ErrClosed. Close is safe to call more than once.
+func (v *ApprovalVerifier) Close() error {
+	if v.closed.CompareAndSwap(false, true) && v.ownHTTP {
+		v.http.CloseIdleConnections()
+	}
+	return nil
 }
 
 func (a Approval) describe() string {
@@ -174,6 +237,15 @@ func (a Approval) describe() string {
 
 // Format prints the redacted description for every verb.
 func (a Approval) Format(f fmt.State, _ rune) { io.WriteString(f, a.describe()) }
+
+// MarshalJSON writes the fields LogValue gives, with the system user token
+// redacted and without the claims, so that json.Marshal and slog's JSON
+// handler show no secret. Store SystemUserToken itself, not the Approval's
+// JSON.
+func (a Approval) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"context_identifier": a.ContextIdentifier, "system_user_token": "[redacted]",
+		"webapi_url": a.WebAPIURL, "email": a.Email})
+}
 
 // LogValue gives log/slog the approval without the system user token.
 func (a Approval) LogValue() slog.Value {

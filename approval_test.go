@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,9 @@ func approvalClaims(t *testing.T, env *testEnv, nonce string) jwt.MapClaims {
 }
 
 func newApprovalVerifier(t *testing.T, env *testEnv, clock func() time.Time, mutate func(*sysuser.ApprovalConfig)) *sysuser.ApprovalVerifier {
-	cfg := sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock}
+	// Most tests here check one claim at a time with no nonce;
+	// TestApprovalExplicitSkips checks the defaults.
+	cfg := sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock, SkipNonceCheck: true}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -118,6 +122,18 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 		}, "", nil, "ctx"},
 		{"nonce differs", func(c jwt.MapClaims) string { return env.fake.Sign(c) }, "another-nonce", nil, "nonce"},
 		{"nonce missing", func(c jwt.MapClaims) string { delete(c, "nonce"); return env.fake.Sign(c) }, "n-1", nil, "nonce"},
+		{"several audiences, no azp", func(c jwt.MapClaims) string {
+			c["aud"] = []any{testClientID, "another-app"}
+			return env.fake.Sign(c)
+		}, "", jwt.ErrTokenInvalidAudience, "azp"},
+		{"azp of another client", func(c jwt.MapClaims) string {
+			c["aud"], c["azp"] = []any{testClientID, "another-app"}, "another-app"
+			return env.fake.Sign(c)
+		}, "", jwt.ErrTokenInvalidAudience, "azp"},
+		{"ctx not a tenant id", func(c jwt.MapClaims) string {
+			c["http://schemes.superoffice.net/identity/ctx"] = "Cust1/../x\r\n<b>"
+			return env.fake.Sign(c)
+		}, "", nil, "ctx"},
 	}
 	for _, c := range cases {
 		claims := approvalClaims(t, env, "n-1")
@@ -152,5 +168,89 @@ func TestApprovalIssuerFollowsEnvironment(t *testing.T) {
 	}
 	if _, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{Environment: "sod"}); !errors.Is(err, sysuser.ErrInvalidConfig) {
 		t.Fatalf("no ClientID: %v", err)
+	}
+}
+
+// An approval for this client among several audiences verifies when azp
+// names the client.
+func TestApprovalSeveralAudiencesWithAzp(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	v := newApprovalVerifier(t, env, clock.Now, nil)
+	claims := approvalClaims(t, env, "")
+	claims["aud"], claims["azp"] = []any{testClientID, "another-app"}, testClientID
+	if _, err := v.Verify(context.Background(), env.fake.Sign(claims), ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ApprovalConfig.Logger hears why a token was refused, without the token.
+func TestApprovalRefusalsAreLogged(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	var logs lockedBuffer
+	v := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	claims := approvalClaims(t, env, "")
+	delete(claims, "http://schemes.superoffice.net/identity/ctx")
+	tok := env.fake.Sign(claims)
+	if _, err := v.Verify(context.Background(), tok, ""); err == nil {
+		t.Fatal("verified without ctx")
+	}
+	out := logs.String()
+	if !strings.Contains(out, "id_token refused") || !strings.Contains(out, "ctx claim is missing") {
+		t.Fatalf("log %q", out)
+	}
+	if strings.Contains(out, testUserToken) || strings.Contains(out, tok[strings.LastIndexByte(tok, '.')+1:]) {
+		t.Fatal("the log carries the token")
+	}
+}
+
+// Close ends the verifier: later calls fail with net.ErrClosed.
+func TestApprovalVerifierClose(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	v := newApprovalVerifier(t, env, clock.Now, nil)
+	tok, _ := env.fake.Approve(testTenant, testClientID, "")
+	if _, err := v.Verify(context.Background(), tok, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if _, err := v.Verify(context.Background(), tok, ""); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestApprovalExplicitSkips(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	v, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	tok, _ := env.fake.Approve(testTenant, testClientID, "n-1")
+	// An empty nonce is no longer a silent skip.
+	if _, err := v.Verify(context.Background(), tok, ""); !errors.Is(err, sysuser.ErrInvalidArgument) || !strings.Contains(err.Error(), "SkipNonceCheck") {
+		t.Fatalf("empty nonce: %v, want ErrInvalidArgument naming SkipNonceCheck", err)
+	}
+	if _, err := v.Verify(context.Background(), tok, "n-1"); err != nil {
+		t.Fatal(err)
+	}
+	// A plain sign-in's id_token (no system_token) needs SkipSystemUserCheck.
+	claims := approvalClaims(t, env, "n-1")
+	delete(claims, "http://schemes.superoffice.net/identity/system_token")
+	signIn := env.fake.Sign(claims)
+	if _, err := v.Verify(context.Background(), signIn, "n-1"); !errors.Is(err, sysuser.ErrInvalidToken) {
+		t.Fatalf("sign-in token without the skip: %v", err)
+	}
+	lenient := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) { c.SkipSystemUserCheck, c.SkipNonceCheck = true, false })
+	defer lenient.Close()
+	if a, err := lenient.Verify(context.Background(), signIn, "n-1"); err != nil || a.SystemUserToken != "" {
+		t.Fatalf("sign-in token with SkipSystemUserCheck: %v", err)
 	}
 }

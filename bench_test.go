@@ -249,3 +249,29 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkUsedStateRecordFull is one callback's record of its state when
+// the record is full of unexpired states (a flood): an eviction, not a scan.
+func BenchmarkUsedStateRecordFull(b *testing.B) {
+	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{LoginURL: "https://sod.superoffice.com/login", ClientID: "c", ClientSecret: "s",
+		RedirectURL: "https://app.example/cb", StateKey: testStateKey,
+		OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	for i := range sysuser.MaxOnce {
+		sysuser.RecordUsedState(ob, fmt.Sprint("flood-", i), now.Add(10*time.Minute), now)
+	}
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprint("state-", i)
+	}
+	i := 0
+	for b.Loop() {
+		if !sysuser.RecordUsedState(ob, keys[i%len(keys)]+fmt.Sprint(i/len(keys)), now.Add(10*time.Minute), now) {
+			b.Fatal("a new state was refused")
+		}
+		i++
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-superoffice/sysuser"
+	"github.com/go-superoffice/sysuser/sysusertest"
 )
 
 // A thousand cold tenants against a login server that never answers: no
@@ -152,7 +153,10 @@ func TestNegativeCacheIsSweptWithoutTraffic(t *testing.T) {
 	if got := sysuser.TenantCount(client); got != n {
 		t.Fatalf("%d tenants kept, want %d", got, n)
 	}
-	clock.Advance(31 * time.Second) // past the refusal backoff
+	// After the refusal the state was consulted: the fake's state API
+	// calls a tenant it does not know "Unknown", not running, valid for
+	// 5 minutes, so each is paused until then.
+	clock.Advance(sysusertest.StateValidity + time.Second)
 	eventually(t, "the sweep forgets the refused tenants", func() bool {
 		return sysuser.TenantCount(client) == 0 && sysuser.Negatives(client) == 0
 	})

@@ -1,6 +1,7 @@
 package sysuser
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -56,11 +57,22 @@ const (
 	defaultMaxExchanges    = 4
 )
 
+// Upper bounds of Config's durations: larger values are mistakes (such as
+// a count of nanoseconds taken for seconds) and would overflow the
+// arithmetic on them, so NewClient refuses them.
+const (
+	maxRetryDelay      = time.Minute
+	maxExchangeTimeout = time.Hour
+	maxTicketLifetime  = 30 * 24 * time.Hour
+)
+
 // Config configures a Client. ApplicationToken, a key (PrivateKey or
 // Signer) and a place to talk to (Environment or LoginURL) are required.
 //
-// A Config holds secrets; fmt and log/slog show which fields are set,
-// never their values.
+// A Config holds secrets; fmt, log/slog and encoding/json show which
+// fields are set, never their values, on the paths and with the limits
+// SystemUserResult's doc describes (not in an unexported field of a struct
+// fmt prints, nor with %p on a struct value).
 type Config struct {
 	// Environment is "sod" (development), "stage" or "qaonline" (stage), or
 	// "online" (production). Ignored when LoginURL is set.
@@ -113,10 +125,12 @@ type Config struct {
 	// SlidingExpiry, after its last use) a ticket is handed out at all; past
 	// it, callers wait for a new one. Zero means 6 hours, SuperOffice's
 	// ticket lifetime, less a 10 minute margin. It must exceed RefreshAge.
+	// RefreshAge and TicketLifetime over 30 days are refused.
 	TicketLifetime time.Duration
 	// ExchangeTimeout bounds each exchange, all attempts together: those
 	// Ticket runs on behalf of its callers, and those of Exchange when its
-	// ctx has no earlier deadline. Zero means 1 minute.
+	// ctx has no earlier deadline. Zero means 1 minute; over 1 hour is
+	// refused.
 	ExchangeTimeout time.Duration
 	// MaxConcurrentExchanges bounds how many exchanges run at once, across
 	// all tenants; other callers wait for a slot within their ctx. Zero
@@ -129,7 +143,7 @@ type Config struct {
 	MaxAttempts int
 	// RetryDelay is the base of the exponential backoff between attempts,
 	// with jitter; a Retry-After header of up to 30 s takes precedence.
-	// Zero means 250 ms.
+	// Zero means 250 ms; over 1 minute is refused.
 	RetryDelay time.Duration
 	// Store shares tickets between replicas (see TicketStore). Nil means
 	// each Client keeps its own, in memory.
@@ -166,6 +180,10 @@ func (c Config) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe()) }
 
 // LogValue describes the Config to log/slog without its secrets.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.describe()) }
+
+// MarshalJSON writes the description Format prints, as a JSON string, so
+// that json.Marshal and slog's JSON handler show no secret.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()) }
 
 // resolveLoginURL turns Environment or LoginURL into a base URL without a
 // trailing slash, refusing plain http except on loopback.

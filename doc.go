@@ -25,12 +25,21 @@
 // renews it with one exchange per tenant however many goroutines ask.
 // Client.Exchange is the one-shot, uncached call.
 //
+// Tenants move and pause: SuperOffice moves a tenant between numbered hosts
+// (a stale host answers 421 Misdirected Request), and suspends, deletes or
+// upgrades it. The handle follows SuperOffice's state API (Tenant.Status):
+// WebAPIURL and the transport go where the tenant lives now, a tenant that
+// is not running is paused with a *TenantNotRunningError instead of being
+// exchanged for, and Client.StateChangeHandler receives SuperOffice's
+// state-change notifications.
+//
 // Before any of this, a tenant's administrator approves the application:
 // Onboarding runs SuperOffice's authorization code flow and hands over the
 // tenant's system user token.
 //
 // Errors are typed: *AuthenticationError when SuperOffice refuses,
 // *AuthorizationError when an administrator declines,
+// *TenantNotRunningError when SuperOffice says the tenant is not running,
 // ErrInvalidToken when its answer fails verification, *HTTPError and
 // *FaultError for transport failures, ErrInvalidKey, ErrInvalidConfig and
 // ErrInvalidArgument for bad input. No error, log record or fmt output of

@@ -98,7 +98,7 @@ type HTTPError struct {
 	StatusCode int
 	// Status is the HTTP status line, e.g. "503 Service Unavailable".
 	Status string
-	// Body is the start of the response body (at most 4 KiB), for
+	// Body is the start of the response body (at most 512 bytes), for
 	// diagnostics. It is not part of Error().
 	Body []byte
 

@@ -19,3 +19,15 @@ func SetSweepInterval(c *Client, d time.Duration) { c.sweepEvery = d }
 
 // Negatives returns how many tenants' failures c remembers.
 func Negatives(c *Client) int64 { return c.negatives.Load() }
+
+// MaxOnce is how many used states and nonces an Onboarding remembers.
+const MaxOnce = maxOnce
+
+// RecordUsedState records a state as used by a callback, as ServeHTTP does
+// before redeeming the code, and reports whether it was new.
+func RecordUsedState(o *Onboarding, state string, expires, now time.Time) bool {
+	return o.used.add("state:"+state, expires, now)
+}
+
+// UsedCount returns how many used states and nonces o remembers.
+func UsedCount(o *Onboarding) int { return o.used.len() }

@@ -186,7 +186,9 @@ func (s *jwksSource) publicKey(ctx context.Context, kid string) (*rsa.PublicKey,
 	if k, ok := s.lookup(kid); ok {
 		return k, nil
 	}
-	if s.lastErr != nil && len(s.keys) == 0 {
+	if s.lastErr != nil {
+		// The fetch that could have found this kid failed: the key set is
+		// unavailable, whether or not older keys are cached.
 		return nil, &keyFetchError{err: s.lastErr}
 	}
 	return nil, s.unknownKid(kid)

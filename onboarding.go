@@ -1,6 +1,7 @@
 package sysuser
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -13,10 +14,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,7 +28,8 @@ import (
 // RedirectURL, StateKey, OnApproval and a place to talk to (Environment or
 // LoginURL) are required.
 //
-// It holds secrets: fmt and log/slog show which are set, never their values.
+// It holds secrets: fmt, log/slog and encoding/json show which are set,
+// never their values, with Config's limits.
 type OnboardingConfig struct {
 	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
 	Environment string
@@ -96,6 +101,10 @@ func (c OnboardingConfig) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.describe
 // LogValue describes the config to log/slog without its secrets.
 func (c OnboardingConfig) LogValue() slog.Value { return slog.StringValue(c.describe()) }
 
+// MarshalJSON writes the description Format prints, as a JSON string, so
+// that json.Marshal and slog's JSON handler show no secret.
+func (c OnboardingConfig) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()) }
+
 // AuthorizationError is an OAuth error from SuperID: at the callback (error
 // and error_description, "access_denied" when the administrator declined)
 // or from the token endpoint ("invalid_grant", ...).
@@ -135,6 +144,13 @@ func (e *AuthorizationError) Error() string {
 // id_token (RS256, SuperOffice's key, the environment's issuer, ClientID as
 // audience, the nonce, 5 minutes of skew); accepts each nonce once; clears
 // the cookie; and calls OnApproval. It is safe for concurrent use.
+//
+// Each callback whose state cookie is genuine costs one request to the
+// token endpoint, with the client secret; since anyone can start a login,
+// anyone can cause such requests, one per callback (rate-limit the
+// redirect URL if that matters). The record of used states and nonces is
+// bounded (see onceSet in the source): a flood of callbacks never locks out
+// a genuine login. Close it when done.
 type Onboarding struct {
 	cfg       OnboardingConfig
 	secret    *string // ClientSecret; see hidden
@@ -147,6 +163,8 @@ type Onboarding struct {
 	log       *slog.Logger
 	secure    bool // cookies carry Secure
 	used      onceSet
+	ownHTTP   bool // http was made here, so Close may close its connections
+	closed    atomic.Bool
 }
 
 // onboardingTTL is how long a started login may take.
@@ -179,8 +197,9 @@ func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The verifier logs nothing: fail logs every refusal once.
 	v, err := NewApprovalVerifier(ApprovalConfig{LoginURL: login, ClientID: cfg.ClientID, Certificate: cfg.Certificate,
-		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock, Logger: cfg.Logger})
+		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock, SkipNonceCheck: cfg.LegacySkipNonceCheck})
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +211,7 @@ func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 		cfg: cfg, secret: hidden(cfg.ClientSecret),
 		authorize: login + "/common/oauth/authorize", tokenURL: login + "/common/oauth/tokens",
 		verifier: v, aead: aead, http: safeHTTPClient(cfg.HTTPClient), now: cfg.Clock, log: cfg.Logger,
-		secure: redirect.Scheme == "https" || cfg.FormPost,
+		secure: redirect.Scheme == "https" || cfg.FormPost, ownHTTP: cfg.HTTPClient == nil,
 	}
 	o.cfg.ClientSecret, o.cfg.StateKey = "", nil // kept hidden, not in cfg
 	if o.now == nil {
@@ -216,8 +235,11 @@ type browserState struct {
 // several tabs do not overwrite each other.
 func cookieName(state string) string {
 	sum := sha256.Sum256([]byte(state))
-	return "sysuser_onboarding_" + hex.EncodeToString(sum[:8])
+	return cookiePrefix + hex.EncodeToString(sum[:8])
 }
+
+// cookiePrefix starts the name of every state cookie.
+const cookiePrefix = "sysuser_onboarding_"
 
 // random returns n random bytes in base64url.
 func random(n int) string {
@@ -226,11 +248,36 @@ func random(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxPendingLogins bounds the logins one browser has started and not
+// finished: Start deletes the oldest state cookies beyond it, so that
+// repeated starts cannot grow the browser's Cookie header without bound.
+const maxPendingLogins = 4
+
 // Start begins an approval: it binds a fresh state, nonce and PKCE
 // verifier to the browser and redirects it to SuperID's authorize endpoint
 // (response_type=code, scope=openid, code_challenge_method=S256). Use it as
 // an http.HandlerFunc.
+//
+// It starts only for a top-level navigation: GET or HEAD (else 405), and,
+// when the browser sends Sec-Fetch-Mode or Sec-Fetch-Dest, "navigate" and
+// "document" (else 403), so that a cross-site page's images, scripts or
+// frames start nothing. A browser keeps at most 4 started logins: Start
+// deletes the state cookies of its oldest ones (and any it cannot read).
 func (o *Onboarding) Start(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if mode, dest := r.Header.Get("Sec-Fetch-Mode"), r.Header.Get("Sec-Fetch-Dest"); (mode != "" && mode != "navigate") || (dest != "" && dest != "document") {
+		http.Error(w, "a login starts only from a top-level navigation", http.StatusForbidden)
+		return
+	}
+	if o.closed.Load() {
+		http.Error(w, "onboarding is closed", http.StatusServiceUnavailable)
+		return
+	}
+	o.dropOldLogins(w, r)
 	bs := browserState{State: random(24), Nonce: random(24), Verifier: random(48), Expires: o.now().Add(onboardingTTL).Unix()}
 	plain, _ := json.Marshal(bs)
 	name := cookieName(bs.State)
@@ -254,6 +301,49 @@ func (o *Onboarding) Start(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, o.authorize+"?"+q.Encode(), http.StatusFound)
+}
+
+// dropOldLogins deletes the state cookies of the browser's oldest started
+// logins, keeping maxPendingLogins-1 for the one Start adds, and those it
+// cannot read or that expired.
+func (o *Onboarding) dropOldLogins(w http.ResponseWriter, r *http.Request) {
+	type pending struct {
+		name    string
+		expires int64
+	}
+	var keep []pending
+	for _, ck := range r.Cookies() {
+		if !strings.HasPrefix(ck.Name, cookiePrefix) {
+			continue
+		}
+		bs, err := o.openCookie(ck)
+		if err != nil || !o.now().Before(time.Unix(bs.Expires, 0)) {
+			http.SetCookie(w, o.cookie(ck.Name, "", -1))
+			continue
+		}
+		keep = append(keep, pending{ck.Name, bs.Expires})
+	}
+	if len(keep) < maxPendingLogins {
+		return
+	}
+	slices.SortFunc(keep, func(a, b pending) int { return cmp.Compare(a.expires, b.expires) })
+	for _, p := range keep[:len(keep)-(maxPendingLogins-1)] {
+		http.SetCookie(w, o.cookie(p.name, "", -1))
+	}
+}
+
+// openCookie decrypts a state cookie made by Start.
+func (o *Onboarding) openCookie(ck *http.Cookie) (browserState, error) {
+	var bs browserState
+	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil || len(sealed) < o.aead.NonceSize() {
+		return bs, fmt.Errorf("%w: the state cookie is damaged", ErrInvalidState)
+	}
+	plain, err := o.aead.Open(nil, sealed[:o.aead.NonceSize()], sealed[o.aead.NonceSize():], []byte(ck.Name))
+	if err != nil || json.Unmarshal(plain, &bs) != nil {
+		return bs, fmt.Errorf("%w: the state cookie was not made here", ErrInvalidState)
+	}
+	return bs, nil
 }
 
 // cookie makes the state cookie: HttpOnly, Path=/, short-lived; SameSite=Lax
@@ -280,6 +370,10 @@ func (o *Onboarding) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if o.closed.Load() {
+		o.fail(w, r, "onboarding is closed", fmt.Errorf("sysuser: the Onboarding is closed: %w", net.ErrClosed))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxCallbackBody)
 	if err := r.ParseForm(); err != nil {
 		o.fail(w, r, "the callback could not be read", fmt.Errorf("%w: the callback could not be read", ErrInvalidState))
@@ -310,14 +404,9 @@ func (o *Onboarding) callback(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, fmt.Errorf("%w: this browser has no login with that state", ErrInvalidState)
 	}
 	http.SetCookie(w, o.cookie(name, "", -1)) // one callback per login, whatever happens
-	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil || len(sealed) < o.aead.NonceSize() {
-		return nil, fmt.Errorf("%w: the state cookie is damaged", ErrInvalidState)
-	}
-	plain, err := o.aead.Open(nil, sealed[:o.aead.NonceSize()], sealed[o.aead.NonceSize():], []byte(name))
-	var bs browserState
-	if err != nil || json.Unmarshal(plain, &bs) != nil {
-		return nil, fmt.Errorf("%w: the state cookie was not made here", ErrInvalidState)
+	bs, err := o.openCookie(ck)
+	if err != nil {
+		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(bs.State), []byte(state)) != 1 {
 		return nil, fmt.Errorf("%w: the state differs from the one this browser started with", ErrInvalidState)
@@ -444,12 +533,47 @@ func (o *Onboarding) fail(w http.ResponseWriter, r *http.Request, why string, er
 	http.Error(w, "the approval could not be completed", http.StatusBadRequest)
 }
 
-// onceSet remembers keys until they expire, so that a nonce, a login or a
-// legacy id_token is accepted once. It holds at most maxOnce keys; when
-// full, with none expired, it refuses new ones (fail closed).
+// Close closes the idle connections of the HTTP clients the Onboarding
+// made (not those of an OnboardingConfig.HTTPClient). Afterwards Start
+// answers 503 and callbacks fail with an error matching net.ErrClosed.
+// Close is safe to call more than once.
+func (o *Onboarding) Close() error {
+	if !o.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if o.ownHTTP {
+		o.http.CloseIdleConnections()
+	}
+	return o.verifier.Close()
+}
+
+// onceSet remembers keys until they expire, so that a login (its state), a
+// nonce or a legacy id_token is accepted once.
+//
+// It never refuses a new key for lack of room, and each add costs O(1)
+// amortised under its mutex: keys sit in a map and, in the order they came,
+// in a queue; an add first drops the expired keys at the queue's head, and,
+// when the set holds maxOnce keys, the oldest key whatever its expiry. A
+// flood of keys (anyone can start logins and send callbacks with junk codes)
+// thus bounds the memory and pushes out the oldest records early, but never
+// locks out a genuine login. What an evicted record lets through: a state
+// older than the last maxOnce callbacks can be used once more, which costs
+// one more token-endpoint request and nothing else (SuperID redeems each
+// code once, and the nonce is recorded after verification); a nonce or a
+// legacy id_token, recorded only after SuperOffice's signature verified,
+// leaves the set early only after maxOnce later verified approvals within
+// its lifetime.
 type onceSet struct {
-	mu   sync.Mutex
-	keys map[string]time.Time
+	mu    sync.Mutex
+	keys  map[string]time.Time
+	queue []onceKey // in the order added; queue[head:] is live
+	head  int
+}
+
+// onceKey is one record in the queue.
+type onceKey struct {
+	key     string
+	expires time.Time
 }
 
 const maxOnce = 100000
@@ -461,19 +585,38 @@ func (s *onceSet) add(key string, expires, now time.Time) bool {
 	if s.keys == nil {
 		s.keys = map[string]time.Time{}
 	}
+	for s.head < len(s.queue) && !now.Before(s.queue[s.head].expires) {
+		s.pop()
+	}
 	if exp, ok := s.keys[key]; ok && now.Before(exp) {
 		return false
 	}
-	if len(s.keys) >= maxOnce {
-		for k, exp := range s.keys {
-			if !now.Before(exp) {
-				delete(s.keys, k)
-			}
-		}
-		if len(s.keys) >= maxOnce {
-			return false
-		}
+	for (len(s.keys) >= maxOnce || len(s.queue)-s.head >= 2*maxOnce) && s.head < len(s.queue) {
+		s.pop()
 	}
 	s.keys[key] = expires
+	s.queue = append(s.queue, onceKey{key, expires})
 	return true
+}
+
+// pop drops the oldest record; s.mu is held. The map entry goes only if it
+// is that record's (a key added again after expiring has a later record).
+func (s *onceSet) pop() {
+	k := s.queue[s.head]
+	s.queue[s.head] = onceKey{}
+	s.head++
+	if exp, ok := s.keys[k.key]; ok && exp.Equal(k.expires) {
+		delete(s.keys, k.key)
+	}
+	if s.head > len(s.queue)/2 && s.head >= 1024 { // reclaim the dropped half
+		s.queue = append(s.queue[:0:0], s.queue[s.head:]...)
+		s.head = 0
+	}
+}
+
+// len reports how many keys the set holds.
+func (s *onceSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.keys)
 }

@@ -3,14 +3,17 @@ package sysuser_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-superoffice/sysuser"
 	"github.com/go-superoffice/sysuser/sysusertest"
@@ -354,5 +357,160 @@ func TestOnboardingTokenEndpointRefusal(t *testing.T) {
 	}
 	if strings.Contains(f.lastFailure().Error(), "the-client-secret") {
 		t.Fatal("the error names the client secret")
+	}
+}
+
+// A flood of callbacks with junk codes (anyone can start logins and
+// collect state cookies) used to fill the record of used states, which then
+// refused every login for 10 minutes. Genuine logins keep working, and the
+// record stays bounded.
+func TestOnboardingSurvivesACallbackFlood(t *testing.T) {
+	f := newCodeFlow(t, false)
+	// A few junk callbacks the real way: each is refused by the token
+	// endpoint, and its state is used up.
+	for range 3 {
+		authorize, cookies := f.start(t)
+		cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(cb.URL)
+		q := u.Query()
+		q.Set("code", "junk")
+		u.RawQuery = q.Encode()
+		cb.URL = u.String()
+		if code := f.callback(t, cb, cookies); code != http.StatusBadRequest {
+			t.Fatalf("junk code: %d", code)
+		}
+	}
+	// The rest of the flood, straight into the record.
+	now := time.Now()
+	for i := range sysuser.MaxOnce + 10 {
+		sysuser.RecordUsedState(f.ob, fmt.Sprintf("junk-%d", i), now.Add(10*time.Minute), now)
+	}
+	if n := sysuser.UsedCount(f.ob); n > sysuser.MaxOnce {
+		t.Fatalf("the record holds %d entries, more than %d", n, sysuser.MaxOnce)
+	}
+	authorize, cookies := f.start(t)
+	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := f.callback(t, cb, cookies); code != http.StatusOK {
+		t.Fatalf("a genuine login after the flood: %d %v", code, f.lastFailure())
+	}
+	// And it is still accepted once only.
+	if code := f.callback(t, cb, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), sysuser.ErrInvalidState) {
+		t.Fatalf("replay after the flood: %d %v", code, f.lastFailure())
+	}
+}
+
+// Start runs only for top-level navigations: a cross-site page's images,
+// scripts, frames or forms start nothing and set no cookie.
+func TestOnboardingStartOnlyOnNavigation(t *testing.T) {
+	f := newCodeFlow(t, false)
+	cases := []struct {
+		name   string
+		method string
+		header map[string]string
+		want   int
+	}{
+		{name: "GET without fetch metadata", method: http.MethodGet, want: http.StatusFound},
+		{name: "HEAD", method: http.MethodHead, want: http.StatusFound},
+		{name: "navigation", method: http.MethodGet, header: map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "cross-site"}, want: http.StatusFound},
+		{name: "img tag", method: http.MethodGet, header: map[string]string{"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, want: http.StatusForbidden},
+		{name: "iframe", method: http.MethodGet, header: map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, want: http.StatusForbidden},
+		{name: "fetch", method: http.MethodGet, header: map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, want: http.StatusForbidden},
+		{name: "POST", method: http.MethodPost, want: http.StatusMethodNotAllowed},
+		{name: "PUT", method: http.MethodPut, want: http.StatusMethodNotAllowed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(c.method, "/connect", nil)
+			for k, v := range c.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			f.ob.Start(rec, req)
+			if rec.Code != c.want {
+				t.Fatalf("answered %d, want %d", rec.Code, c.want)
+			}
+			if set := len(rec.Result().Cookies()) > 0; set != (c.want == http.StatusFound) {
+				t.Fatalf("cookies %v", rec.Result().Cookies())
+			}
+		})
+	}
+}
+
+// Repeated starts in one browser keep at most four state cookies: the
+// oldest are deleted, and the newest login still completes.
+func TestOnboardingBoundsCookiesPerBrowser(t *testing.T) {
+	f := newCodeFlow(t, false)
+	jar := map[string]*http.Cookie{}
+	var authorize string
+	for range 60 {
+		req := httptest.NewRequest(http.MethodGet, "/connect", nil)
+		for _, c := range jar {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		f.ob.Start(rec, req)
+		authorize = rec.Header().Get("Location")
+		for _, c := range rec.Result().Cookies() {
+			if c.MaxAge < 0 {
+				delete(jar, c.Name)
+			} else {
+				jar[c.Name] = c
+			}
+		}
+		if len(jar) > 4 {
+			t.Fatalf("the browser holds %d state cookies", len(jar))
+		}
+	}
+	var cookies []*http.Cookie
+	for _, c := range jar {
+		cookies = append(cookies, c)
+	}
+	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := f.callback(t, cb, cookies); code != http.StatusOK {
+		t.Fatalf("the newest login: %d %v", code, f.lastFailure())
+	}
+	// A cookie of ours that does not open is deleted too.
+	req := httptest.NewRequest(http.MethodGet, "/connect", nil)
+	req.AddCookie(&http.Cookie{Name: "sysuser_onboarding_0011223344556677", Value: "garbage"})
+	rec := httptest.NewRecorder()
+	f.ob.Start(rec, req)
+	deleted := false
+	for _, c := range rec.Result().Cookies() {
+		deleted = deleted || (c.Name == "sysuser_onboarding_0011223344556677" && c.MaxAge < 0)
+	}
+	if !deleted {
+		t.Fatal("an unreadable state cookie was kept")
+	}
+}
+
+// Close ends the Onboarding: Start answers 503, callbacks fail with
+// net.ErrClosed.
+func TestOnboardingClose(t *testing.T) {
+	f := newCodeFlow(t, false)
+	authorize, cookies := f.start(t)
+	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.ob.Close()
+	rec := httptest.NewRecorder()
+	f.ob.Start(rec, httptest.NewRequest(http.MethodGet, "/connect", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("Start after Close: %d", rec.Code)
+	}
+	if code := f.callback(t, cb, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), net.ErrClosed) {
+		t.Fatalf("callback after Close: %d %v", code, f.lastFailure())
 	}
 }

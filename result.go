@@ -1,6 +1,7 @@
 package sysuser
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,13 +41,15 @@ const (
 // SystemUserResult is what a verified exchange yields: the system user
 // ticket and the claims that came with it.
 //
-// The ticket is a credential. fmt (every verb but %p, on a value or a
-// pointer) and log/slog show the result with the ticket redacted (for
-// example "7T:…[redacted]") and without Token and Claims; read the Ticket
-// field itself to use it. Not hidden: json.Marshal and encoding/gob write
-// every field, ticket included, and %p on a SystemUserResult value (not a
-// pointer) prints its fields, because fmt reports a bad verb without
-// calling Format. Results are shared by all callers: treat them as
+// The ticket is a credential. fmt (every verb but %p), log/slog and
+// encoding/json show the result with the ticket redacted (for example
+// "7T:…[redacted]") and without Token and Claims, for a result or a pointer
+// to one printed itself or reached through exported fields, maps, slices
+// or interfaces; read the Ticket field itself to use it. Not hidden: a
+// result in an unexported field of a struct that fmt or slog's text
+// handler prints (fmt prints such fields by reflection, without calling
+// Format), %p on a struct value holding it (a bad verb, printed the same
+// way), and encoding/gob. Results are shared by all callers: treat them as
 // read-only.
 type SystemUserResult struct {
 	// Ticket is the system user ticket ("7T:..."), for
@@ -184,6 +187,20 @@ func (r SystemUserResult) describe() string {
 // Format prints the redacted description for every verb, so that no
 // formatting verb reaches the ticket, the raw token or the claims.
 func (r SystemUserResult) Format(f fmt.State, _ rune) { io.WriteString(f, r.describe()) }
+
+// MarshalJSON writes the fields LogValue gives, the ticket redacted (as
+// "redacted_ticket"), without Token and Claims, so that json.Marshal and
+// slog's JSON handler show no secret. A TicketStore that keeps results as
+// JSON copies the fields into a type of its own (as redisstore does).
+func (r SystemUserResult) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Ticket            string    `json:"redacted_ticket"`
+		ContextIdentifier string    `json:"context_identifier"`
+		WebAPIURL         string    `json:"webapi_url"`
+		Serial            string    `json:"serial"`
+		ExpiresAt         time.Time `json:"expires_at"`
+	}{RedactTicket(r.Ticket), r.ContextIdentifier, r.WebAPIURL, r.Serial, r.ExpiresAt})
+}
 
 // LogValue gives log/slog the result with the ticket redacted.
 func (r SystemUserResult) LogValue() slog.Value {

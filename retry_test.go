@@ -202,7 +202,7 @@ func TestRetriesTimeoutsWithinTheCallersContext(t *testing.T) {
 
 	// The caller's deadline ends the retries, and is what the error says.
 	f2, login2 := startFaulty(t, env, status(503), status(503), status(503))
-	cfg.LoginURL, cfg.RetryDelay, cfg.HTTPClient = login2, time.Hour, nil
+	cfg.LoginURL, cfg.RetryDelay, cfg.HTTPClient = login2, time.Minute, nil
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err := mustClient(t, cfg).Exchange(ctx, testTenant, testUserToken)

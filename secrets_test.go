@@ -3,6 +3,7 @@ package sysuser_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -119,7 +120,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// Print everything.
 	transport := env.client.Tenant(testTenant, testUserToken).Transport(nil)
 	cfg := env.cfg
-	verifier, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: "cid", Clock: clock.Now})
+	verifier, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: "cid", Clock: clock.Now, SkipNonceCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,4 +191,67 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestRedactionPaths prints each type with exported secret fields along
+// every path the README promises: the value and a pointer, and both inside
+// an exported struct field, a map, a slice and an interface; with every fmt
+// verb but %p, through slog's text and JSON handlers, and through
+// json.Marshal. The secrets never show.
+func TestRedactionPaths(t *testing.T) {
+	const secret = "SECRETVALUE42"
+	hexSecret := fmt.Sprintf("%x", secret)
+	res := &sysuser.SystemUserResult{Ticket: "7T:" + secret, ContextIdentifier: testTenant, Token: "a.b." + secret,
+		Claims: map[string]any{"http://schemes.superoffice.net/identity/ticket": "7T:" + secret}}
+	appr := &sysuser.Approval{SystemUserToken: secret, ContextIdentifier: testTenant,
+		Claims: map[string]any{"http://schemes.superoffice.net/identity/system_token": secret}}
+	cfg := &sysuser.Config{Environment: "sod", ApplicationToken: secret, PrivateKey: []byte(secret)}
+	obCfg := &sysuser.OnboardingConfig{Environment: "sod", ClientID: "cid", ClientSecret: secret, StateKey: []byte(secret)}
+	type holder struct {
+		Value any
+		Ptr   any
+	}
+	for _, typ := range []struct {
+		name       string
+		value, ptr any
+	}{
+		{name: "SystemUserResult", value: *res, ptr: res},
+		{name: "Approval", value: *appr, ptr: appr},
+		{name: "Config", value: *cfg, ptr: cfg},
+		{name: "OnboardingConfig", value: *obCfg, ptr: obCfg},
+	} {
+		paths := []struct {
+			name string
+			v    any
+		}{
+			{name: "value", v: typ.value},
+			{name: "pointer", v: typ.ptr},
+			{name: "exported fields", v: holder{Value: typ.value, Ptr: typ.ptr}},
+			{name: "pointer to exported fields", v: &holder{Value: typ.value, Ptr: typ.ptr}},
+			{name: "map", v: map[string]any{"value": typ.value, "ptr": typ.ptr}},
+			{name: "slice", v: []any{typ.value, typ.ptr}},
+			{name: "array", v: [2]any{typ.value, typ.ptr}},
+		}
+		for _, path := range paths {
+			t.Run(typ.name+"/"+path.name, func(t *testing.T) {
+				var outs []string
+				for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%e", "%c", "%U", "%b", "%o", "%T", "%9.3v", "%-20s"} {
+					outs = append(outs, verb+": "+fmt.Sprintf(verb, path.v))
+				}
+				var text, js strings.Builder
+				slog.New(slog.NewTextHandler(&text, nil)).Info("m", "v", path.v)
+				slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "v", path.v)
+				b, err := json.Marshal(path.v)
+				if err != nil {
+					t.Fatalf("json.Marshal: %v", err)
+				}
+				outs = append(outs, "slog text: "+text.String(), "slog JSON: "+js.String(), "json.Marshal: "+string(b))
+				for _, out := range outs {
+					if strings.Contains(out, secret) || strings.Contains(strings.ToLower(out), hexSecret) {
+						t.Errorf("the secret shows in %.300s", out)
+					}
+				}
+			})
+		}
+	}
 }

@@ -45,6 +45,7 @@ type Client struct {
 
 	// Ticket cache.
 	store           TicketStore
+	unsubscribe     func() bool // stops the store's invalidation callback; nil without one
 	sliding         bool
 	refreshAge      time.Duration
 	lifetime        time.Duration
@@ -57,6 +58,7 @@ type Client struct {
 	sweepEvery      time.Duration
 	sweeperMu       sync.Mutex
 	closed          atomic.Bool
+	handles         atomic.Uint64 // Tenant handles made; see Client.Tenant
 }
 
 // hidden keeps a secret string where fmt cannot print it. fmt follows a
@@ -119,6 +121,9 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.attempts < 0 || c.retryGap < 0 {
 		return nil, configError("MaxAttempts and RetryDelay must not be negative")
 	}
+	if c.retryGap > maxRetryDelay {
+		return nil, configError("RetryDelay (%s) is over %s", c.retryGap, maxRetryDelay)
+	}
 	c.store = cfg.Store
 	c.sliding = cfg.SlidingExpiry
 	c.refreshAge = orDefault(cfg.RefreshAge, defaultRefreshAge)
@@ -126,6 +131,10 @@ func NewClient(cfg Config) (*Client, error) {
 	c.exchangeTimeout = orDefault(cfg.ExchangeTimeout, defaultExchangeTimeout)
 	if c.refreshAge < 0 || c.lifetime < 0 || c.exchangeTimeout < 0 {
 		return nil, configError("RefreshAge, TicketLifetime and ExchangeTimeout must not be negative")
+	}
+	if c.exchangeTimeout > maxExchangeTimeout || c.lifetime > maxTicketLifetime || c.refreshAge > maxTicketLifetime {
+		return nil, configError("ExchangeTimeout (%s) is over %s, or TicketLifetime (%s) or RefreshAge (%s) over %s",
+			c.exchangeTimeout, maxExchangeTimeout, c.lifetime, c.refreshAge, maxTicketLifetime)
 	}
 	if c.refreshAge >= c.lifetime && !c.sliding {
 		return nil, configError("RefreshAge (%s) must be shorter than TicketLifetime (%s)", c.refreshAge, c.lifetime)
@@ -138,7 +147,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c.sweepEvery = sweepInterval
 	c.lastSweep.Store(c.now().UnixNano())
 	if src, ok := c.store.(invalidationSource); ok {
-		src.Subscribe(c.invalidatedElsewhere)
+		c.unsubscribe = src.Subscribe(c.invalidatedElsewhere)
 	}
 	return c, nil
 }
@@ -162,12 +171,16 @@ func (c *Client) checkApplicationKey() error {
 }
 
 // Close stops the Client's background work (renewal timers, the sweep of
-// idle tenants) and closes the idle connections of the HTTP client it made
-// (not those of a Config.HTTPClient). Calls after Close fail with an error
-// matching net.ErrClosed. Close is safe to call more than once.
+// idle tenants, its store's invalidation callback) and closes the idle
+// connections of the HTTP client it made (not those of a
+// Config.HTTPClient). Calls after Close fail with an error matching
+// net.ErrClosed. Close is safe to call more than once.
 func (c *Client) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if c.unsubscribe != nil {
+		c.unsubscribe()
 	}
 	c.sweeperMu.Lock()
 	if c.sweeper != nil {

@@ -533,6 +533,10 @@ func TestNewClientRefusesBadConfig(t *testing.T) {
 		{"query", sysuser.Config{LoginURL: "https://sod.superoffice.com/login?x=1", ApplicationToken: "a", Signer: signer}, sysuser.ErrInvalidConfig},
 		{"unknown protocol", sysuser.Config{Environment: "sod", ApplicationToken: "a", Signer: signer, Protocol: 7}, sysuser.ErrInvalidConfig},
 		{"bad certificate", sysuser.Config{Environment: "sod", ApplicationToken: "a", Signer: signer, Certificate: []byte("x")}, sysuser.ErrInvalidConfig},
+		// 2^61 ns overflowed the backoff into a panic.
+		{"absurd RetryDelay", sysuser.Config{Environment: "sod", ApplicationToken: "a", Signer: signer, RetryDelay: 1 << 61}, sysuser.ErrInvalidConfig},
+		{"absurd ExchangeTimeout", sysuser.Config{Environment: "sod", ApplicationToken: "a", Signer: signer, ExchangeTimeout: 1 << 62}, sysuser.ErrInvalidConfig},
+		{"absurd TicketLifetime", sysuser.Config{Environment: "sod", ApplicationToken: "a", Signer: signer, TicketLifetime: 1 << 62}, sysuser.ErrInvalidConfig},
 	}
 	for _, c := range cases {
 		client, err := sysuser.NewClient(c.cfg)

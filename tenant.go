@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // A Tenant is a Client's handle on one tenant: it hands out the tenant's
@@ -18,6 +19,7 @@ type Tenant struct {
 	c     *Client
 	st    atomic.Pointer[tenantState]
 	token *string // the system user token; see hidden
+	seq   uint64  // when the handle was made, among the Client's handles
 	err   error   // a bad argument to Client.Tenant, reported by Ticket
 }
 
@@ -26,8 +28,15 @@ type Tenant struct {
 // same tenant share one cache, one exchange at a time and one ticket.
 // Invalid arguments are reported by the handle's Ticket, as errors matching
 // ErrInvalidArgument.
+//
+// A tenant has one system user token at a time: when the tenant's
+// administrator approves the application again, SuperOffice hands it a new
+// one. So the newest handle's token is the tenant's: every handle of the
+// tenant, older ones included, exchanges with the token given to the most
+// recent Client.Tenant call for it, and a refusal that another token
+// earned is forgotten when a handle brings a different token.
 func (c *Client) Tenant(contextIdentifier, systemUserToken string) *Tenant {
-	t := &Tenant{c: c, token: hidden(systemUserToken)}
+	t := &Tenant{c: c, token: hidden(systemUserToken), seq: c.handles.Add(1)}
 	t.err = checkContextIdentifier(contextIdentifier)
 	if t.err == nil && systemUserToken == "" {
 		t.err = argError("system user token is empty")
@@ -35,7 +44,9 @@ func (c *Client) Tenant(contextIdentifier, systemUserToken string) *Tenant {
 	if t.err != nil {
 		t.st.Store(&tenantState{id: contextIdentifier}) // never cached or exchanged
 	} else {
-		t.st.Store(c.state(contextIdentifier))
+		st := c.state(contextIdentifier)
+		c.offerToken(st, t)
+		t.st.Store(st)
 	}
 	return t
 }
@@ -60,7 +71,7 @@ func (t *Tenant) ContextIdentifier() string { return t.st.Load().id }
 // No ticket is ever returned past its TicketLifetime. The result is shared
 // by all callers: treat it as read-only.
 func (t *Tenant) Ticket(ctx context.Context) (*SystemUserResult, error) {
-	if e := t.st.Load().cur.Load(); e != nil && e.fresh.Load() {
+	if e := t.st.Load().cur.Load(); e != nil && e.fresh.Load() && e.serves(t.c, time.Now().UnixNano()) {
 		if t.c.sliding && !e.used.Load() {
 			e.used.Store(true)
 		}
@@ -131,6 +142,11 @@ func (t *Tenant) Transport(base http.RoundTripper) http.RoundTripper {
 // retried once with a new one, if its body can be replayed (it has none, or
 // GetBody is set, as http.NewRequest does for common bodies); otherwise the
 // 401 is returned. The caller's request is never modified.
+//
+// It sends through http.DefaultTransport, shared with the rest of the
+// process: Client.Close does not close its idle connections (they close
+// after the transport's 90 s idle timeout). To own them, use
+// Transport(base) with a transport of your own and close it yourself.
 func (t *Tenant) HTTPClient() *http.Client {
 	return &http.Client{Transport: t.Transport(nil), Timeout: webAPITimeout}
 }
@@ -150,6 +166,7 @@ func (t *Tenant) liveState() *tenantState {
 			return st
 		}
 		next := t.c.state(st.id)
+		t.c.offerToken(next, t)
 		t.st.CompareAndSwap(st, next)
 		st = t.st.Load()
 	}

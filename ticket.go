@@ -25,10 +25,6 @@ const (
 	// (the negative cache). Past it a failure is not remembered, so the
 	// next caller tries again, still bounded by MaxConcurrentExchanges.
 	maxNegatives = 10000
-	// storePollMin and storePollMax bound the wait between two looks at a
-	// shared store while another replica exchanges.
-	storePollMin = 25 * time.Millisecond
-	storePollMax = time.Second
 )
 
 // tenantState is one tenant's cache: the current ticket, read without
@@ -42,8 +38,10 @@ type tenantState struct {
 	retryAt  time.Time // no new attempt before this, after a failure
 	lastErr  error
 	failures int
-	paused   bool // lastErr is a *TenantNotRunningError: look the state up before exchanging
-	dead     bool // removed by a sweep: look the tenant up again
+	paused   bool    // lastErr is a *TenantNotRunningError: look the state up before exchanging
+	token    *string // the system user token of the newest handle (see Client.Tenant)
+	tokenSeq uint64  // that handle's Tenant.seq
+	dead     bool    // removed by a sweep: look the tenant up again
 
 	where whereabouts // where the tenant lives, whether it runs (status.go)
 }
@@ -55,17 +53,37 @@ type entry struct {
 	res       *SystemUserResult
 	refreshAt time.Time // renew from then on (not with SlidingExpiry)
 	expiresAt time.Time // never hand out from then on (not with SlidingExpiry)
+	until     int64     // refreshAt by the wall clock, in Unix nanoseconds
 
-	// fresh is the cached path's only test. With the real clock a timer
+	// fresh is the cached path's first test. With the real clock a timer
 	// clears it when the entry needs a closer look (renewal due, or, with
 	// SlidingExpiry, possibly idle too long); with Config.Clock it is never
-	// set, and every call takes the slow path, which reads the clock.
+	// set, and every call takes the slow path, which reads Config.Clock.
+	// Timers run late when the process was stopped and continued, and by
+	// the time the machine was suspended, so the cached path also reads the
+	// wall clock: see serves.
 	fresh atomic.Bool
 	// With SlidingExpiry: used is set by each use and collected by the
 	// timer; lastUse (Unix nanoseconds) is a lower bound of the last use.
 	used    atomic.Bool
 	lastUse atomic.Int64
 	timer   atomic.Pointer[time.Timer]
+}
+
+// serves is the cached path's second test: whether e may be handed out at
+// wall, the wall clock in Unix nanoseconds. It holds wherever the timers
+// stand: a process stopped (SIGSTOP, a frozen container) runs on for a
+// moment after it continues before its overdue timers fire, and the
+// monotonic clock that drives them does not advance while the machine is
+// suspended, so fresh alone can stay set for as long as the process or the
+// machine slept.
+func (e *entry) serves(c *Client, wall int64) bool {
+	if c.sliding {
+		// lastUse is a lower bound of the last use: the ticket has been
+		// idle for at most wall-lastUse.
+		return wall < e.lastUse.Load()+int64(c.lifetime)
+	}
+	return wall < e.until
 }
 
 // stop stops the entry's timer.
@@ -99,12 +117,20 @@ func (c *Client) phase(e *entry, now time.Time) phase {
 		return phaseFresh
 	}
 	switch {
-	case !now.Before(e.expiresAt):
+	case reached(now, e.expiresAt):
 		return phaseExpired
-	case !now.Before(e.refreshAt):
+	case reached(now, e.refreshAt):
 		return phaseRenew
 	}
 	return phaseFresh
+}
+
+// reached reports whether now is at or past t by the monotonic clock or by
+// the wall clock, whichever is further: the monotonic clock does not
+// advance while the machine is suspended, and the wall clock can be set
+// back.
+func reached(now, t time.Time) bool {
+	return !now.Before(t) || !now.Round(0).Before(t)
 }
 
 // state returns the tenant's state, creating it if needed.
@@ -136,14 +162,38 @@ func (c *Client) ticket(ctx context.Context, t *Tenant) (*SystemUserResult, erro
 			c.touch(e, now)
 			return e.res, nil
 		case phaseRenew:
-			c.renew(ctx, st, *t.token, now)
+			c.renew(ctx, st, st.systemUserToken(), now)
 			return e.res, nil
 		}
 	}
 	if t.err != nil {
 		return nil, t.err
 	}
-	return c.await(ctx, st, *t.token)
+	return c.await(ctx, st, st.systemUserToken())
+}
+
+// offerToken makes t's token the tenant's if t is newer than the handle
+// whose token it has. A different token forgets a failure the previous one
+// earned (a pause, which is about the tenant, stays).
+func (c *Client) offerToken(st *tenantState, t *Tenant) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.token != nil && t.seq <= st.tokenSeq {
+		return
+	}
+	changed := st.token != nil && *st.token != *t.token
+	st.token, st.tokenSeq = t.token, t.seq
+	if changed && st.lastErr != nil && !st.paused {
+		c.negatives.Add(-1)
+		st.lastErr, st.retryAt, st.failures = nil, time.Time{}, 0
+	}
+}
+
+// systemUserToken returns the tenant's system user token.
+func (st *tenantState) systemUserToken() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return *st.token
 }
 
 // touch records a use of a ticket whose lifetime slides, and puts it back
@@ -243,7 +293,8 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 		xctx = context.WithValue(xctx, renewalKey{}, background)
 	}
 	go func() {
-		defer func() { <-c.slots }()
+		slot := &exchangeSlot{slots: c.slots, held: true}
+		defer slot.release()
 		ctx, cancel := context.WithTimeout(xctx, c.exchangeTimeout)
 		defer cancel()
 		start := time.Now()
@@ -251,7 +302,7 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 		var adopted bool
 		var err error
 		if !c.stillPaused(ctx, st, wasPaused) {
-			res, adopted, err = c.obtain(ctx, st.id, systemUserToken, prev)
+			res, adopted, err = c.obtain(ctx, st.id, systemUserToken, prev, slot)
 			if err != nil {
 				c.consultStatus(ctx, st)
 			}
@@ -309,111 +360,19 @@ func (c *Client) launch(ctx context.Context, st *tenantState, systemUserToken st
 	return f
 }
 
-// obtain gets a new ticket for the tenant: from the shared store when
-// another replica has one, else by an exchange under the store's lease (see
-// TicketStore), else, without a store or when it fails, by an exchange of
-// this Client's own. prev is the entry being renewed, if any.
-//
-// With a store, obtain keeps its own time: waiting for another replica
-// lasts up to that replica's lease, longer than the ExchangeTimeout that
-// bounds ctx, so the wait runs for at most two lease times and each
-// exchange gets a full ExchangeTimeout of its own.
-func (c *Client) obtain(ctx context.Context, contextIdentifier, systemUserToken string, prev *entry) (res *SystemUserResult, adopted bool, err error) {
-	if c.store == nil {
-		res, err = c.Exchange(ctx, contextIdentifier, systemUserToken)
-		return res, false, err
-	}
-	warn := func(op string, err error) {
-		c.storeFailed(ctx, contextIdentifier, op, err, true)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store "+op+" failed; exchanging without it",
-			slog.String("tenant", contextIdentifier), slog.String("error", err.Error()))
-	}
-	// A lease outlives the holder's exchange by storeLeaseMargin, time for
-	// its Put; a waiter gives up after two leases (a holder that died, then
-	// one that took over) and exchanges on its own.
-	const storeLeaseMargin = 5 * time.Second
-	base := context.WithoutCancel(ctx)
-	ttl := c.exchangeTimeout + storeLeaseMargin
-	wctx, cancel := context.WithTimeout(base, 2*ttl)
-	defer cancel()
-	put := func(lease string, res *SystemUserResult, level slog.Level) {
-		pctx, cancel := context.WithTimeout(base, storeLeaseMargin)
-		defer cancel()
-		if perr := c.store.Put(pctx, contextIdentifier, lease, res, res.ReceivedAt.Add(c.lifetime)); perr != nil {
-			c.storeFailed(ctx, contextIdentifier, "put", perr, false)
-			c.log.LogAttrs(ctx, level, "sysuser: ticket store put failed", slog.String("tenant", contextIdentifier), slog.String("error", perr.Error()))
-		}
-	}
-	wait := storePollMin
-	for {
-		shared, expires, err := c.store.Get(wctx, contextIdentifier)
-		if err != nil {
-			warn("get", err)
-			break
-		}
-		if c.adoptable(shared, expires, prev) {
-			return shared, true, nil
-		}
-		lease, err := c.store.Lock(wctx, contextIdentifier, ttl)
-		if err != nil {
-			warn("lock", err)
-			break
-		}
-		if lease != "" {
-			// The previous holder may have stored its ticket and let go
-			// between the Get and the Lock: look once more.
-			shared, expires, gerr := c.store.Get(wctx, contextIdentifier)
-			if gerr == nil && c.adoptable(shared, expires, prev) {
-				res, adopted = shared, true
-			} else {
-				res, err = c.Exchange(base, contextIdentifier, systemUserToken)
-				if err == nil {
-					put(lease, res, slog.LevelWarn)
-				}
-			}
-			uctx, cancel := context.WithTimeout(base, storeLeaseMargin)
-			if uerr := c.store.Unlock(uctx, contextIdentifier, lease); uerr != nil {
-				c.storeFailed(ctx, contextIdentifier, "unlock", uerr, false)
-				c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: ticket store unlock failed", slog.String("tenant", contextIdentifier), slog.String("error", uerr.Error()))
-			}
-			cancel()
-			return res, adopted, err
-		}
-		// Another replica is exchanging: look again shortly.
-		if err := sleep(wctx, wait/2+rand.N(wait/2+1)); err != nil {
-			c.storeFailed(ctx, contextIdentifier, "wait", err, true)
-			c.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: another replica's exchange did not finish within two leases; exchanging without the store",
-				slog.String("tenant", contextIdentifier), slog.Duration("lease", ttl))
-			break
-		}
-		wait = min(2*wait, storePollMax)
-	}
-	res, err = c.Exchange(base, contextIdentifier, systemUserToken)
-	if err == nil {
-		put("", res, slog.LevelDebug)
-	}
-	return res, false, err
-}
-
-// adoptable reports whether a ticket from the shared store may replace
-// prev: it is not prev's ticket, and it is fresh.
-func (c *Client) adoptable(res *SystemUserResult, expires time.Time, prev *entry) bool {
-	if res == nil || res.Ticket == "" || (prev != nil && prev.res.Ticket == res.Ticket) {
-		return false
-	}
-	now := c.now()
-	if !now.Before(expires) {
-		return false
-	}
-	return c.sliding || now.Before(res.ReceivedAt.Add(c.refreshAge))
-}
-
 // install makes res the tenant's current ticket and, with the real clock,
 // arms the timer that ends its time on the cached path.
 func (c *Client) install(st *tenantState, res *SystemUserResult, now time.Time) {
 	c.setBase(st, res.WebAPIURL, res.ReceivedAt)
 	e := &entry{st: st, res: res, refreshAt: res.ReceivedAt.Add(c.refreshAge), expiresAt: res.ReceivedAt.Add(c.lifetime)}
-	e.lastUse.Store(now.UnixNano())
+	e.until = e.refreshAt.UnixNano()
+	// The exchange is the ticket's first use: a process stopped between
+	// it and now must not stretch the ticket's idle time.
+	lastUse := now
+	if r := res.ReceivedAt; !r.IsZero() && r.Before(now) {
+		lastUse = r
+	}
+	e.lastUse.Store(lastUse.UnixNano())
 	if old := st.cur.Swap(e); old != nil {
 		old.stop()
 	}

@@ -437,3 +437,55 @@ func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
 		t.Fatalf("WebAPIURL = %q, %v", u, err)
 	}
 }
+
+func TestReapprovalNewestTokenWins(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a kept handle renews with the new token", func(t *testing.T) {
+		env := newTestEnv(t, nil, nil)
+		defer env.client.Close()
+		old := env.client.Tenant(testTenant, testUserToken)
+		res, err := old.Ticket(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.fake.AddTenant(testTenant, "re-approved-token") // the administrator approved again
+		fresh := env.client.Tenant(testTenant, "re-approved-token")
+		old.Invalidate(ctx, res.Ticket)
+		if _, err := old.Ticket(ctx); err != nil {
+			t.Fatalf("old handle after re-approval: %v", err)
+		}
+		if _, err := fresh.Ticket(ctx); err != nil {
+			t.Fatalf("new handle: %v", err)
+		}
+		if n := env.fake.Exchanges(testTenant); n != 2 {
+			t.Fatalf("%d exchanges, want 2", n)
+		}
+	})
+	t.Run("a refusal the old token earned is not served to the new one", func(t *testing.T) {
+		env := newTestEnv(t, nil, nil)
+		defer env.client.Close()
+		env.fake.AddTenant(testTenant, "re-approved-token")
+		old := env.client.Tenant(testTenant, testUserToken)
+		var ae *sysuser.AuthenticationError
+		if _, err := old.Ticket(ctx); !errors.As(err, &ae) {
+			t.Fatalf("old token: %v, want a refusal", err)
+		}
+		fresh := env.client.Tenant(testTenant, "re-approved-token")
+		if _, err := fresh.Ticket(ctx); err != nil {
+			t.Fatalf("new token after the old one's refusal: %v", err)
+		}
+		if n := env.fake.Exchanges(testTenant); n != 2 {
+			t.Fatalf("%d exchanges, want 2", n)
+		}
+	})
+	t.Run("the same token again keeps the refusal", func(t *testing.T) {
+		env := newTestEnv(t, nil, nil)
+		defer env.client.Close()
+		env.fake.Refuse(testTenant, "no")
+		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
+		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
+		if n := env.fake.Exchanges(testTenant); n != 1 {
+			t.Fatalf("%d exchanges, want 1", n)
+		}
+	})
+}

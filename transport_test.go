@@ -304,3 +304,47 @@ func TestTransport503ConsultsTheState(t *testing.T) {
 		t.Fatalf("%d WebApi calls and %d lookups, want 2 and 1", w.calls[0].Load(), w.lookups.Load())
 	}
 }
+
+func TestTransportFollowsTheFakesMove(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	defer env.client.Close()
+	tenant := env.client.Tenant(testTenant, testUserToken)
+	hc := tenant.HTTPClient()
+	old, err := tenant.WebAPIURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := env.fake.MoveTenant(testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		resp, err := hc.Get(old + "v1/Contact/2")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("after the move: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if now, _ := tenant.WebAPIURL(context.Background()); now != moved {
+		t.Fatalf("WebAPIURL = %q, want %q", now, moved)
+	}
+	if l, m := env.fake.StateLookups(testTenant), env.fake.MisdirectedRequests(testTenant); l != 1 || m != 1 {
+		t.Fatalf("%d state lookups and %d 421s, want 1 and 1", l, m)
+	}
+
+	// Suspended in the fake (in a world with no state looked up in the last
+	// 10 s, which a 503 would trust): the transport says so.
+	env = newTestEnv(t, nil, nil)
+	defer env.client.Close()
+	tenant = env.client.Tenant(testTenant, testUserToken)
+	base, err := tenant.WebAPIURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.fake.SetState(testTenant, "Suspended", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenant.HTTPClient().Get(base + "v1/Contact/2"); !errors.Is(err, sysuser.ErrTenantNotRunning) {
+		t.Fatalf("suspended: %v", err)
+	}
+}

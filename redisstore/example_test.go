@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"log"
+	"net/http"
 	"os"
 	"time"
 
@@ -49,10 +50,21 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer client.Close()
+	// Every replica's handle for the tenant now shares one ticket.
+	ctx := context.Background()
 	tenant := client.Tenant("Cust12345", os.Getenv("SO_SYSTEM_USER_TOKEN"))
-	res, err := tenant.Ticket(context.Background())
+	base, err := tenant.WebAPIURL(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = res.WebAPIURL // and tenant.HTTPClient() calls the WebApi with the ticket
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"v1/Contact/2", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := tenant.HTTPClient().Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	log.Println(resp.Status)
 }

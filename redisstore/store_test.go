@@ -3,6 +3,11 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -233,7 +238,7 @@ func TestCompareAndDeletePublishesTheHMACNotTheTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(msg.Payload, "first") || !strings.Contains(msg.Payload, testTenant) || !strings.Contains(msg.Payload, "k1:") {
+	if strings.Contains(msg.Payload, "first") || !strings.Contains(msg.Payload, testTenant) || !strings.HasPrefix(msg.Payload, "v2 k1 ") {
 		t.Fatalf("the message is %q; want the tenant and the key id and HMAC, not the ticket", msg.Payload)
 	}
 	select {
@@ -574,5 +579,271 @@ func TestLeaseTakerLooksAgainBeforeExchanging(t *testing.T) {
 	}
 	if !late.missed.Load() || got.Ticket != want.Ticket || fake.Exchanges(testTenant) != 1 {
 		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.Exchanges(testTenant))
+	}
+}
+
+// A malformed entry (a key of another type, a field that is not a number)
+// is a miss for its tenant, and never pauses the store for the others.
+func TestMalformedEntriesAreMissesForTheirTenantOnly(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	var logs logRecorder
+	s := newStore(t, rdb, logs.logger())
+	ctx := context.Background()
+	now := time.Now()
+	ticketKey := func(tenant string) string { return "sysuser:{" + tenant + "}:ticket" }
+	leaseKey := func(tenant string) string { return "sysuser:{" + tenant + "}:lease" }
+
+	cases := []struct {
+		name  string
+		plant func(tenant string)
+	}{
+		{name: "ticket key is a string", plant: func(tenant string) { rdb.Set(ctx, ticketKey(tenant), "x", time.Hour) }},
+		{name: "ticket key is a list", plant: func(tenant string) { rdb.RPush(ctx, ticketKey(tenant), "x") }},
+		{name: "expiry not a number", plant: func(tenant string) {
+			s.Put(ctx, tenant, "", result(tenant, "7T:a", now), now.Add(time.Hour))
+			rdb.HSet(ctx, ticketKey(tenant), "x", "soon")
+		}},
+		{name: "receipt time not a number", plant: func(tenant string) {
+			s.Put(ctx, tenant, "", result(tenant, "7T:a", now), now.Add(time.Hour))
+			rdb.HSet(ctx, ticketKey(tenant), "r", "yesterday")
+		}},
+		{name: "lease key is a hash", plant: func(tenant string) { rdb.HSet(ctx, leaseKey(tenant), "a", "b") }},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tenant := fmt.Sprintf("Cust%d", 500+i)
+			c.plant(tenant)
+			if res, _, err := s.Get(ctx, tenant); res != nil || err != nil {
+				t.Fatalf("Get = %v, %v; want a miss", res, err)
+			}
+			if ok, err := s.CompareAndDelete(ctx, tenant, "7T:a"); err != nil {
+				t.Fatalf("CompareAndDelete = %v, %v", ok, err)
+			}
+			lease, err := s.Lock(ctx, tenant, time.Minute)
+			if err != nil || lease == "" {
+				t.Fatalf("Lock = %q, %v", lease, err)
+			}
+			if err := s.Put(ctx, tenant, lease, result(tenant, "7T:b", now), now.Add(time.Hour)); err != nil {
+				t.Fatalf("Put over it: %v", err)
+			}
+			if err := s.Unlock(ctx, tenant, lease); err != nil {
+				t.Fatalf("Unlock: %v", err)
+			}
+			if res, _, err := s.Get(ctx, tenant); err != nil || res == nil || res.Ticket != "7T:b" {
+				t.Fatalf("after the Put: Get = %v, %v", res, err)
+			}
+			// An unleased Put over a planted entry.
+			c.plant(tenant)
+			if err := s.Put(ctx, tenant, "", result(tenant, "7T:c", now.Add(time.Second)), now.Add(time.Hour)); err != nil {
+				t.Fatalf("unleased Put over it: %v", err)
+			}
+			// The store did not pause: another tenant is served at once.
+			if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:other", now), now.Add(time.Hour)); err != nil {
+				t.Fatalf("another tenant after a malformed entry: %v", err)
+			}
+			if _, _, err := s.Get(ctx, testTenant); errors.Is(err, redisstore.ErrUnavailable) || err != nil {
+				t.Fatalf("another tenant after a malformed entry: %v", err)
+			}
+		})
+	}
+}
+
+// The expiry and the receipt time are authenticated: an old value written
+// back with a later expiry, or with its fields changed, is a miss.
+func TestExpiryAndReceiptTimeAreAuthenticated(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	s := newStore(t, rdb, nil)
+	ctx := context.Background()
+	key := "sysuser:{" + testTenant + "}:ticket"
+	now := time.Now()
+	if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:old", now.Add(-time.Hour)), now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	old := rdb.HGetAll(ctx, key).Val()
+	if res, _, err := s.Get(ctx, testTenant); res == nil || err != nil {
+		t.Fatalf("the genuine entry: %v, %v", res, err)
+	}
+	later := fmt.Sprint(now.Add(6 * time.Hour).UnixMilli())
+	for name, change := range map[string]map[string]string{
+		"later expiry":       {"x": later},
+		"later receipt time": {"r": fmt.Sprint(now.UnixMicro())},
+		"both":               {"x": later, "r": fmt.Sprint(now.UnixMicro())},
+	} {
+		rdb.Del(ctx, key)
+		fields := map[string]any{}
+		for k, v := range old {
+			fields[k] = v
+		}
+		for k, v := range change {
+			fields[k] = v
+		}
+		rdb.HSet(ctx, key, fields)
+		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
+			t.Errorf("%s: Get = %v, %v; want a miss", name, res, err)
+		}
+	}
+}
+
+// A lease with no expiry, or with more time left than a lease is given, is
+// broken: Lock takes it over, with the ttl it asked. A lease another
+// replica holds within its ttl is respected.
+func TestBrokenLeaseIsTakenOver(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	var logs logRecorder
+	s := newStore(t, rdb, logs.logger())
+	ctx := context.Background()
+	key := "sysuser:{" + testTenant + "}:lease"
+	for name, plant := range map[string]func(){
+		"no expiry":     func() { rdb.Set(ctx, key, "stuck", 0) },
+		"absurd expiry": func() { rdb.Set(ctx, key, "stuck", 24*time.Hour) },
+		"not a string":  func() { rdb.Del(ctx, key); rdb.SAdd(ctx, key, "stuck") },
+	} {
+		rdb.Del(ctx, key)
+		plant()
+		lease, err := s.Lock(ctx, testTenant, time.Minute)
+		if err != nil || lease == "" {
+			t.Errorf("%s: Lock = %q, %v; want the lease taken over", name, lease, err)
+			continue
+		}
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
+			t.Errorf("%s: the lease taken over has ttl %s", name, ttl)
+		}
+	}
+	if logs.count("WARN", "took over", "tenant="+testTenant) != 3 {
+		t.Errorf("want three warnings:\n%s", logs.all())
+	}
+	rdb.Del(ctx, key)
+	held, _ := s.Lock(ctx, testTenant, time.Minute)
+	if again, err := s.Lock(ctx, testTenant, time.Minute); again != "" || err != nil || held == "" {
+		t.Fatalf("a held lease: Lock = %q, %v", again, err)
+	}
+}
+
+// Invalidation messages are authenticated and used once: a forged, stale,
+// replayed or old-format message drops nothing, and an oversized tenant is
+// logged bounded.
+func TestInvalidationMessagesAreAuthenticated(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	var logs logRecorder
+	s := newStore(t, rdb, logs.logger())
+	ctx := context.Background()
+	calls := make(chan string, 10)
+	stop := s.Subscribe(func(tenant, ticket string) { calls <- tenant + " " + ticket })
+	defer stop()
+	eventually(t, "the store listens", func() bool {
+		n, _ := rdb.PubSubNumSub(ctx, "sysuser:invalidations").Result()
+		return n["sysuser:invalidations"] == 1
+	})
+	now := time.Now()
+	if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:live", now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Messages made as the store makes them, with the key a test knows.
+	secret := testKey("k1").Secret
+	msgKey, _ := hkdf.Key(sha256.New, secret, nil, "sysuser redisstore invalidation hmac v2", 32)
+	ticketKey, _ := hkdf.Key(sha256.New, secret, nil, "sysuser redisstore ticket hmac v1", 32)
+	mac := func(k []byte, parts ...string) string {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(strings.Join(parts, "\x00")))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	sum := mac(ticketKey, testTenant, "7T:live")
+	message := func(at time.Time, nonce, tenant string) string {
+		body := fmt.Sprintf("v2 k1 %d %s %s %s", at.UnixMilli(), nonce, tenant, sum)
+		m := hmac.New(sha256.New, msgKey)
+		m.Write([]byte(body))
+		return body + " " + hex.EncodeToString(m.Sum(nil))
+	}
+	publish := func(payload string) { rdb.Publish(ctx, "sysuser:invalidations", payload) }
+	none := func(what string) {
+		t.Helper()
+		select {
+		case c := <-calls:
+			t.Fatalf("%s dropped %q", what, c)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+
+	publish("v1 k1:" + sum + " " + testTenant)
+	none("an unauthenticated old-format message")
+	forged := message(now, "aaaaaaaaaaaaaaaaaaaaaaaa", testTenant)
+	publish(forged[:len(forged)-4] + "0000")
+	none("a message with a wrong MAC")
+	publish(message(now.Add(-10*time.Minute), "bbbbbbbbbbbbbbbbbbbbbbbb", testTenant))
+	none("a stale message")
+	huge := strings.Repeat("x", 1<<20)
+	publish(message(now, "cccccccccccccccccccccccc", huge))
+	none("a message with a 1 MiB tenant")
+	if strings.Contains(logs.all(), strings.Repeat("x", 200)) {
+		t.Fatal("a log carries the unbounded tenant")
+	}
+
+	genuine := message(now, "dddddddddddddddddddddddd", testTenant)
+	publish(genuine)
+	select {
+	case c := <-calls:
+		if c != testTenant+" 7T:live" {
+			t.Fatalf("the genuine message dropped %q", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the genuine message dropped nothing")
+	}
+	// The ticket is known again (a Get), and the same message is replayed.
+	s.Get(ctx, testTenant)
+	publish(genuine)
+	none("a replayed message")
+}
+
+// Client.Close stops the store's callback: five NewClient/Close rounds on
+// one store leave no callback and no listener.
+func TestClientsCloseTheirSubscriptions(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	s := newStore(t, rdb, nil)
+	fake := newFake(t, nil, testTenant)
+	ctx := context.Background()
+	for range 5 {
+		c := newClient(t, fake.URL, s, nil, nil)
+		if n := redisstore.Subscribers(s); n != 1 {
+			t.Fatalf("%d callbacks with one Client open", n)
+		}
+		c.Close()
+	}
+	if n := redisstore.Subscribers(s); n != 0 {
+		t.Fatalf("%d callbacks left after five NewClient/Close rounds", n)
+	}
+	eventually(t, "the listener ends", func() bool {
+		n, _ := rdb.PubSubNumSub(ctx, "sysuser:invalidations").Result()
+		return n["sysuser:invalidations"] == 0
+	})
+	stop := s.Subscribe(func(string, string) {})
+	if !stop() || stop() {
+		t.Fatal("stop reports true once, then false")
+	}
+}
+
+// json.Marshal and slog's JSON handler of a Key, Options or a map holding
+// them show the id, never the secret.
+func TestKeyAndOptionsJSONHideTheSecret(t *testing.T) {
+	k := redisstore.Key{ID: "2026-11", Secret: []byte("0123456789abcdef0123456789ABCDEF")}
+	opts := redisstore.Options{Keys: []redisstore.Key{k}, Prefix: "p:"}
+	var outs []string
+	for _, v := range []any{k, &k, opts, &opts, map[string]any{"opts": opts}, struct{ Opts *redisstore.Options }{&opts}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged bytes.Buffer
+		slog.New(slog.NewJSONHandler(&logged, nil)).Info("v", "v", v)
+		outs = append(outs, string(b), logged.String())
+	}
+	for _, out := range outs {
+		if strings.Contains(out, "0123456789") || strings.Contains(out, "MDEyMzQ1") || !strings.Contains(out, "2026-11") {
+			t.Errorf("%s", out)
+		}
 	}
 }

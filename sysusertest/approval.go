@@ -12,8 +12,9 @@ import (
 // metadata, as SuperOffice does.
 const OpenIDConfigurationPath = LoginPath + "/.well-known/openid-configuration"
 
-// Issuer of the fake's approval id_tokens: its root URL, as SuperOffice's
-// is "https://sod.superoffice.com".
+// OIDCIssuer is the issuer of the fake's approval id_tokens and
+// notification tokens: its root URL, as SuperOffice's is
+// "https://sod.superoffice.com".
 func (s *Server) OIDCIssuer() string { return s.Root }
 
 // Approve mints the id_token SuperID would post to the application's
@@ -61,8 +62,8 @@ func (s *Server) idTokenClaims(t *tenant, contextIdentifier, clientID, nonce str
 		claimPrefix + "ctx":                      contextIdentifier,
 		claimPrefix + "company_name":             contextIdentifier + " AS",
 		claimPrefix + "serial":                   t.serial,
-		claimPrefix + "netserver_url":            s.Root + "/" + contextIdentifier + "/Remote/Services88/",
-		claimPrefix + "webapi_url":               s.WebAPIURL(contextIdentifier),
+		claimPrefix + "netserver_url":            s.tenantOrigin(t) + "/" + contextIdentifier + "/Remote/Services88/",
+		claimPrefix + "webapi_url":               s.tenantOrigin(t) + "/" + contextIdentifier + "/api/",
 		claimPrefix + "initials":                 "AA",
 		claimPrefix + "so_primary_email_address": upn,
 		claimPrefix + "system_token":             t.token,

@@ -317,7 +317,7 @@ func TestPathsIgnoreCase(t *testing.T) {
 	claims := exchange(t, s, time.Now())
 	ticket := claims["http://schemes.superoffice.net/identity/ticket"].(string)
 	for _, p := range []string{"/Cust1/api/v1/Contact/2", "/Cust1/API/v1/Contact/2", "/cust1/Api/v1/Contact/2"} {
-		req, _ := http.NewRequest(http.MethodGet, s.Root+p, nil)
+		req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(s.WebAPIURL("Cust1"), "/Cust1/api/")+p, nil)
 		req.Header.Set("Authorization", "SOTicket "+ticket)
 		req.Header.Set("SO-AppToken", "app")
 		resp, err := http.DefaultClient.Do(req)
@@ -478,7 +478,7 @@ func TestWebAPITicketExpirySlides(t *testing.T) {
 	s := newFake(t, clock)
 	ticket := exchange(t, s, t0)["http://schemes.superoffice.net/identity/ticket"].(string)
 	call := func(appToken ...string) int {
-		req, _ := http.NewRequest(http.MethodGet, s.Root+"/Cust1/api/v1/User/currentPrincipal", nil)
+		req, _ := http.NewRequest(http.MethodGet, s.WebAPIURL("Cust1")+"v1/User/currentPrincipal", nil)
 		req.Header.Set("Authorization", "SOTicket "+ticket)
 		req.Header.Set("SO-AppToken", append(appToken, "app")[0])
 		resp, err := http.DefaultClient.Do(req)
@@ -518,9 +518,15 @@ func TestWebAPITicketExpirySlides(t *testing.T) {
 	}
 }
 
-// Only two refusal texts are SuperOffice's documented ones (error codes 6 and
-// 7); the doc of every other message must say it is the fake's own wording.
+// Only three texts are SuperOffice's documented ones (error codes 6 and 7,
+// and the 421's description); the doc of every other message must say it is
+// the fake's own wording.
 func TestRefusalMessagesSayWhoseWordingTheyAre(t *testing.T) {
+	// SuperOffice's "Check tenant status" page: 421 "with an additional
+	// error description saying "Wrong subdomain used to access tenant"".
+	if sysusertest.MsgWrongSubdomain != "Wrong subdomain used to access tenant" {
+		t.Errorf("MsgWrongSubdomain = %q", sysusertest.MsgWrongSubdomain)
+	}
 	if sysusertest.MsgInvalidTimestamp != "The supplied timestamp is invalid" {
 		t.Errorf("MsgInvalidTimestamp = %q", sysusertest.MsgInvalidTimestamp)
 	}
@@ -552,7 +558,7 @@ func TestRefusalMessagesSayWhoseWordingTheyAre(t *testing.T) {
 				}
 				seen++
 				doc := strings.Join(strings.Fields(spec.Doc.Text()), " ")
-				documented := name.Name == "MsgInvalidTimestamp" || name.Name == "MsgInvalidSignature"
+				documented := name.Name == "MsgInvalidTimestamp" || name.Name == "MsgInvalidSignature" || name.Name == "MsgWrongSubdomain"
 				if own := strings.Contains(doc, "The fake's own wording"); own == documented {
 					t.Errorf("%s: doc %q (SuperOffice's documented text: %v)", name.Name, doc, documented)
 				}
@@ -560,7 +566,7 @@ func TestRefusalMessagesSayWhoseWordingTheyAre(t *testing.T) {
 			return true
 		})
 	}
-	if seen != 5 {
-		t.Errorf("found %d Msg constants, want 5", seen)
+	if seen != 7 {
+		t.Errorf("found %d Msg constants, want 7", seen)
 	}
 }

@@ -5,13 +5,13 @@
 // checks the application token, verifies the signed system user token with
 // the application's public key, refuses a stale timestamp, and answers with
 // an RS256 JWT it signs with its own key. Tickets it issues are accepted by a
-// fake WebApi below the same server, at /{tenant}/api/, until they have gone
-// unused for Options.TicketLifetime (6 hours, sliding, as SuperOffice
+// fake WebApi at /{tenant}/api/ on the tenant's own host, until they have
+// gone unused for Options.TicketLifetime (6 hours, sliding, as SuperOffice
 // documents). Approve mints the id_token SuperID posts when an administrator
 // approves the application.
 //
-// What it serves, below URL (the root + /login), with paths matched without
-// regard to case as IIS does:
+// What it serves on its login host, below URL (the root + /login), with
+// paths matched without regard to case as IIS does:
 //
 //   - /services/PartnerSystemUserService.svc: SOAP 1.1 Authenticate; a GET
 //     with ?wsdl or ?singleWsdl returns SuperOffice's WSDL with the
@@ -27,11 +27,41 @@
 //     Decline buttons, then a one-time code for an id_token like Approve's.
 //     Authorize takes the decision without a browser.
 //
+// Below Root, the login host also answers SuperOffice's state API at
+// /api/state/{tenant} (StatePath).
+//
+// # A world that moves
+//
+// As in SuperOffice Online, the login host (sod.superoffice.com) is for
+// authentication only: tenants' WebApis live on numbered hosts (sod2.,
+// sod3.), and a WebApi request anywhere else answers 421 Misdirected
+// Request with "Wrong subdomain used to access tenant". A new tenant lives
+// on the first numbered host; MoveTenant moves it to the other, after which
+// its old host answers 421, while the state API, WebAPIURL and new tokens
+// name the new one. SetState makes a tenant Suspended, OfflineMaintenance
+// and so on: a tenant that is not running refuses exchanges and its WebApi
+// answers 503. Notify posts a signed state-change notification to an
+// application's State Change URL. StateLookups, MisdirectedRequests,
+// Exchanges and WebAPICalls count what clients did. What SuperOffice does
+// not document (the 421's body, what a tenant that is not running answers,
+// the notification token's claims beyond its issuer) is the fake's own
+// choice, said so where it is made.
+//
+// # Hosts
+//
+// The fake listens on a random loopback port unless Options.Addr names one.
+// Its URLs name Options.Host, else Addr's host: with a name such as
+// sod.superoffice.com, the numbered hosts are sod2.superoffice.com and
+// sod3.superoffice.com on the same listener (a client's hosts file maps
+// them to it; Client needs none); with an IP address or localhost, they
+// are further listeners on other ports. With Options.TLS and no
+// certificates, the fake makes a CA (CACertificate) and a certificate for
+// every name it serves.
+//
 // Its tokens are shaped like SuperOffice's: claims under
 // "http://schemes.superoffice.net/identity/" (schemes, as SuperOffice spells
 // it), nbf one minute before iat and exp Options.TokenLifetime (five
-// minutes) after it. The listen address is a random loopback port unless
-// Options.Addr names one.
+// minutes) after it.
 //
 //	srv, err := sysusertest.NewServer(sysusertest.Options{
 //		ApplicationToken: "app-token",
@@ -59,7 +89,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -92,6 +121,10 @@ const (
 	// TOKEN.timestamp.signature. The fake's own wording; SuperOffice's text
 	// for this case is not documented.
 	MsgMalformedSignedToken = "The signed system token is malformed"
+	// MsgTenantNotRunning refuses an exchange for a tenant whose state (see
+	// SetState) is not a running one. The fake's own wording and behaviour:
+	// SuperOffice does not document what it answers then.
+	MsgTenantNotRunning = "The customer is not running"
 )
 
 // Paths the fake serves, below its root. URL is the root + LoginPath.
@@ -116,11 +149,23 @@ const nbfBefore = 60 * time.Second
 // Options configure a Server.
 type Options struct {
 	// Addr is the TCP address the fake listens on, such as
-	// "127.0.0.1:8089", for a client outside the test process (a Python or
-	// Node program driven by the WSDL) that needs a fixed URL. Empty means a
-	// random port on the loopback interface, as httptest.NewServer does.
-	// NewServer fails when it cannot listen there.
+	// "127.0.0.1:8089" or "sod.superoffice.com:443", for a client outside
+	// the test process (a Python or Node program driven by the WSDL) that
+	// needs a fixed URL. Empty means a random port on the loopback
+	// interface, as httptest.NewServer does. NewServer fails when it cannot
+	// listen there. Unless Host is set, the fake's URLs name Addr's host; a
+	// wildcard host names one a client can use (127.0.0.1 for 0.0.0.0,
+	// localhost for :: or none).
 	Addr string
+	// Host is the host name the fake's URLs, metadata and claims carry,
+	// such as "sod.superoffice.com", when it is not Addr's host: to listen
+	// on 127.0.0.1 or 0.0.0.0 and be reached by a name that resolves there.
+	// Empty means Addr's host. A name gets numbered WebApi hosts beside it
+	// (sod2.superoffice.com, sod3.superoffice.com), served on the same
+	// listener and told apart by the Host header; an IP address or
+	// localhost gets them as listeners at other ports of the same address.
+	// Client reaches every one of them without DNS.
+	Host string
 	// ApplicationToken is the application's client secret the fake
 	// expects. Required.
 	ApplicationToken string
@@ -145,22 +190,34 @@ type Options struct {
 	// WebApi accepts with the ticket starts it again. Zero means 6 hours, as
 	// SuperOffice documents.
 	TicketLifetime time.Duration
-	// TLS, when set, makes the fake serve HTTPS with this configuration: its
-	// Certificates (none means httptest's certificate for 127.0.0.1 and
-	// example.com), and URL and Root start with "https://". Client trusts
-	// the served certificate.
+	// TLS, when set, makes the fake serve HTTPS with this configuration,
+	// and URL and Root start with "https://". Without Certificates (and
+	// GetCertificate), the fake makes a CA and a certificate it issues for
+	// every host the fake serves, and for localhost, 127.0.0.1 and ::1;
+	// CACertificate returns the CA. Client trusts the served certificate.
 	TLS *tls.Config
+	// HTTPClient sends the notifications of Notify. Nil means
+	// http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
 type Server struct {
 	// URL is the login service's base URL, for sysuser.Config.LoginURL.
 	URL string
-	// Root is the server's root URL; tenants' WebApi URLs are below it.
+	// Root is the login host's root URL, such as
+	// "https://sod.superoffice.com" or "http://127.0.0.1:41234": the
+	// OpenID issuer and the state API's origin. Tenants' WebApi URLs are
+	// on numbered hosts (WebAPIURL).
 	Root string
 
-	opts Options
-	srv  *httptest.Server
+	opts    Options
+	servers []*httptest.Server // one per listener
+	hosts   []host             // the login host, then the numbered WebApi hosts (hosts.go)
+	byPort  bool               // hosts are told apart by listener, not by name
+	dial    map[string]string  // host:port the fake serves -> listener address, for Client
+	client  *http.Client
+	caPEM   []byte
 
 	mu        sync.Mutex
 	keys      []*signingKey      // oldest first, the current one last; all are published
@@ -231,6 +288,13 @@ type tenant struct {
 	refusal     string
 	exchanges   int
 	webapiCalls int
+
+	// Where and how the tenant lives (state.go).
+	host         int       // index in Server.hosts of its WebApi host, 1 or more
+	state        string    // the state API's State, such as "Running"
+	validUntil   time.Time // zero: a sliding StateValidity from each lookup
+	stateLookups int
+	misdirected  int
 }
 
 type ticketInfo struct {
@@ -263,16 +327,8 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil && opts.Addr == "" {
-		l, err = net.Listen("tcp6", "[::1]:0") // as httptest does without IPv4
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sysusertest: listening on %q: %w", addr, err)
+	if err := checkHost(opts.Host); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		opts:    opts,
@@ -280,31 +336,39 @@ func NewServer(opts Options) (*Server, error) {
 		tenants: map[string]*tenant{},
 		tickets: map[string]ticketInfo{},
 	}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.route))
-	s.srv.Listener.Close()
-	s.srv.Listener = l
-	// Set before serving: handlers read them. httptest names the server
-	// the same way.
-	scheme := "http://"
+	scheme := "http"
 	if opts.TLS != nil {
-		scheme = "https://"
+		scheme = "https"
 	}
-	s.Root = scheme + l.Addr().String()
+	listeners, err := s.listen(scheme)
+	if err != nil {
+		return nil, err
+	}
+	// Set before serving: handlers read them.
+	s.Root = s.hosts[0].origin
 	s.URL = s.Root + LoginPath
-	if opts.TLS != nil {
-		s.srv.TLS = opts.TLS
-		s.srv.StartTLS()
-	} else {
-		s.srv.Start()
+	if err := s.start(listeners); err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return nil, err
 	}
 	return s, nil
 }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the server down: every host it serves.
+func (s *Server) Close() {
+	for _, hs := range s.servers {
+		hs.Close()
+	}
+	s.client.CloseIdleConnections()
+}
 
-// Client returns an *http.Client that talks to the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+// Client returns an *http.Client that talks to the server: it trusts the
+// fake's TLS certificate and reaches every host the fake serves (the login
+// host and the numbered WebApi hosts) at the fake's listeners, whatever DNS
+// says of their names.
+func (s *Server) Client() *http.Client { return s.client }
 
 // AddTenant registers a tenant (e.g. "Cust12345") and the system user token
 // the application holds for it. Adding a tenant again replaces its token.
@@ -315,7 +379,7 @@ func (s *Server) AddTenant(contextIdentifier, systemUserToken string) {
 	h.Write([]byte(strings.ToLower(contextIdentifier)))
 	t := s.tenants[strings.ToLower(contextIdentifier)]
 	if t == nil {
-		t = &tenant{serial: fmt.Sprintf("%010d", h.Sum32())}
+		t = &tenant{serial: fmt.Sprintf("%010d", h.Sum32()), host: 1, state: "Running"}
 		s.tenants[strings.ToLower(contextIdentifier)] = t
 	}
 	t.name, t.token = contextIdentifier, systemUserToken
@@ -390,16 +454,39 @@ func (s *Server) Exchanges(contextIdentifier string) int {
 	return 0
 }
 
-// WebAPIURL returns the tenant's WebApi base URL, as the webapi_url claim
-// carries it (ending in "/api/").
+// WebAPIURL returns the tenant's WebApi base URL on its current numbered
+// host, as the webapi_url claim carries it (ending in "/api/"). A tenant
+// not added yet gets the URL it will have when added.
 func (s *Server) WebAPIURL(contextIdentifier string) string {
-	return s.Root + "/" + contextIdentifier + "/api/"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tenantOrigin(s.tenants[strings.ToLower(contextIdentifier)]) + "/" + contextIdentifier + "/api/"
 }
 
-// route dispatches on the path, ignoring its case as IIS does: SuperOffice
-// answers at /Login/services/... and /login/Services/... alike.
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+// tenantOrigin is the origin of t's WebApi host; t may be nil. s.mu is held.
+func (s *Server) tenantOrigin(t *tenant) string {
+	if t == nil {
+		return s.hosts[1].origin
+	}
+	return s.hosts[t.host].origin
+}
+
+// route dispatches on the host (index in s.hosts) and the path, ignoring
+// the path's case as IIS does: SuperOffice answers at /Login/services/...
+// and /login/Services/... alike. The login host serves authentication and
+// the state API, and answers WebApi paths with 421; the numbered hosts
+// serve the WebApi only.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, host int) {
 	p := r.URL.Path
+	lower := strings.ToLower(p)
+	if host != 0 {
+		if strings.Contains(lower, "/api/") {
+			s.serveWebAPI(w, r, host)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
 	switch {
 	case strings.EqualFold(p, SOAPPath):
 		s.serveSOAP(w, r)
@@ -415,8 +502,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveDecide(w, r)
 	case strings.EqualFold(p, TokenPath):
 		s.serveToken(w, r)
-	case strings.Contains(strings.ToLower(p), "/api/"):
-		s.serveWebAPI(w, r)
+	case strings.HasPrefix(lower, strings.ToLower(StatePath)+"/"):
+		s.serveState(w, r)
+	case strings.Contains(lower, "/api/"):
+		s.serveWebAPI(w, r, 0)
 	default:
 		http.NotFound(w, r)
 	}
@@ -492,6 +581,9 @@ func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, no
 	if t == nil || t.token != sysToken {
 		return nil, MsgUnknownSystemUserToken
 	}
+	if !t.running() {
+		return nil, MsgTenantNotRunning
+	}
 	if t.refusal != "" {
 		return nil, t.refusal
 	}
@@ -506,8 +598,8 @@ func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, no
 		claimPrefix + "ticket":           ticket,
 		claimPrefix + "ctx":              contextIdentifier,
 		claimPrefix + "serial":           t.serial,
-		claimPrefix + "webapi_url":       s.WebAPIURL(contextIdentifier),
-		claimPrefix + "netserver_url":    s.Root + "/" + contextIdentifier + "/Remote/Services88/",
+		claimPrefix + "webapi_url":       s.tenantOrigin(t) + "/" + contextIdentifier + "/api/",
+		claimPrefix + "netserver_url":    s.tenantOrigin(t) + "/" + contextIdentifier + "/Remote/Services88/",
 		claimPrefix + "associateid":      "5",
 		claimPrefix + "identityprovider": "SuperOffice SuperId",
 		claimPrefix + "email":            "system.user@" + strings.ToLower(contextIdentifier) + ".example",

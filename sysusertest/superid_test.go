@@ -265,8 +265,8 @@ func verifyIDToken(t *testing.T, s *sysusertest.Server, idToken, tenant, systemT
 		schemes + "ctx":                      tenant,
 		schemes + "is_administrator":         "True",
 		schemes + "identityprovider":         "central-superid",
-		schemes + "webapi_url":               s.Root + "/" + tenant + "/api/",
-		schemes + "netserver_url":            s.Root + "/" + tenant + "/Remote/Services88/",
+		schemes + "webapi_url":               s.WebAPIURL(tenant),
+		schemes + "netserver_url":            strings.TrimSuffix(s.WebAPIURL(tenant), "api/") + "Remote/Services88/",
 		schemes + "associateid":              "1",
 		schemes + "so_primary_email_address": claims[schemes+"email"],
 	}

@@ -133,9 +133,11 @@ func TestTLSServesHTTPSWithTheGivenCertificate(t *testing.T) {
 	}
 }
 
-// An Options.TLS without certificates serves httptest's own, which Client
-// trusts.
-func TestTLSWithoutCertificatesUsesHTTPTestsOwn(t *testing.T) {
+// An Options.TLS without certificates: the fake makes a CA and a
+// certificate for its hosts; a client that trusts only CACertificate
+// reaches the login host and the numbered WebApi hosts, and Client trusts
+// it too. With certificates of its own, CACertificate is nil.
+func TestTLSWithoutCertificatesMakesItsOwnCA(t *testing.T) {
 	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -145,15 +147,39 @@ func TestTLSWithoutCertificatesUsesHTTPTestsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	if !strings.HasPrefix(srv.URL, "https://") {
-		t.Fatalf("URL = %q, want https", srv.URL)
+	srv.AddTenant("Cust1", "t")
+	if !strings.HasPrefix(srv.URL, "https://") || !strings.HasPrefix(srv.WebAPIURL("Cust1"), "https://") {
+		t.Fatalf("URL %q, WebApi %q: want https", srv.URL, srv.WebAPIURL("Cust1"))
 	}
-	resp, err := srv.Client().Get(srv.URL + "/.well-known/jwks")
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(srv.CACertificate()) {
+		t.Fatalf("CACertificate is not a PEM certificate: %q", srv.CACertificate())
+	}
+	caOnly := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer caOnly.CloseIdleConnections()
+	for _, hc := range []*http.Client{caOnly, srv.Client()} {
+		for _, u := range []string{srv.URL + "/.well-known/jwks", srv.WebAPIURL("Cust1") + "v1/Contact/2"} {
+			resp, err := hc.Get(u)
+			if err != nil {
+				t.Fatalf("GET %s: %v", u, err)
+			}
+			resp.Body.Close()
+			if resp.TLS == nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
+				t.Errorf("GET %s: %d, TLS %v", u, resp.StatusCode, resp.TLS != nil)
+			}
+		}
+	}
+
+	_, cert := tlsTestCA(t)
+	own, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "a", PublicKey: &appKey.PublicKey, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
-		t.Fatalf("GET jwks: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	defer own.Close()
+	if own.CACertificate() != nil {
+		t.Error("CACertificate with certificates from Options.TLS: want nil")
+	}
+	if plain := newFake(t, nil); plain.CACertificate() != nil {
+		t.Error("CACertificate without TLS: want nil")
 	}
 }

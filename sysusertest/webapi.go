@@ -7,13 +7,17 @@ import (
 )
 
 // serveWebAPI is a fake tenant WebApi below /{tenant}/api/ (the path's case
-// does not matter, as with IIS). It accepts a request only with
+// does not matter, as with IIS) on the tenant's numbered host (host, an
+// index in s.hosts). Another host, and the login host for any tenant,
+// answers 421 with MsgWrongSubdomain, as SuperOffice does since 2023-11-17;
+// a tenant that is not running (see SetState) answers 503, the fake's own
+// choice. Otherwise it accepts a request only with
 // "Authorization: SOTicket <ticket>" naming a ticket the fake issued for that
 // tenant, not revoked and used less than TicketLifetime ago, and
 // "SO-AppToken: <application token>"; each request it accepts renews the
 // ticket for another TicketLifetime (SuperOffice's sliding expiration). It
 // answers 401 otherwise, and otherwise echoes what it was asked as JSON.
-func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request, host int) {
 	rest := strings.TrimPrefix(r.URL.Path, "/")
 	i := strings.Index(strings.ToLower(rest), "/api/")
 	if i < 0 {
@@ -29,6 +33,22 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Clock()
 	s.mu.Lock()
 	t := s.tenants[strings.ToLower(tenantID)]
+	if t != nil {
+		t.webapiCalls++
+	}
+	if host == 0 || (t != nil && t.host != host) {
+		if t != nil {
+			t.misdirected++
+		}
+		s.mu.Unlock()
+		webAPIError(w, http.StatusMisdirectedRequest, MsgWrongSubdomain)
+		return
+	}
+	if t != nil && !t.running() {
+		s.mu.Unlock()
+		webAPIError(w, http.StatusServiceUnavailable, MsgTenantNotRunning)
+		return
+	}
 	info, known := s.tickets[ticket]
 	authorized := t != nil && strings.EqualFold(scheme, "SOTicket") && known && !info.revoked &&
 		info.tenant == strings.ToLower(tenantID) && now.Sub(info.lastUsed) < s.opts.TicketLifetime &&
@@ -36,9 +56,6 @@ func (s *Server) serveWebAPI(w http.ResponseWriter, r *http.Request) {
 	if authorized && now.After(info.lastUsed) {
 		info.lastUsed = now // sliding expiration
 		s.tickets[ticket] = info
-	}
-	if t != nil {
-		t.webapiCalls++
 	}
 	s.mu.Unlock()
 	if !authorized {
@@ -66,7 +83,7 @@ func (s *Server) RevokeTicket(ticket string) {
 }
 
 // WebAPICalls returns how many requests the fake WebApi received for the
-// tenant, authorized or not.
+// tenant on any host, whatever it answered (401, 421 and 503 included).
 func (s *Server) WebAPICalls(contextIdentifier string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

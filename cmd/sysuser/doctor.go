@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/tls"
@@ -15,11 +16,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-superoffice/sysuser"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 var doctorCommand = &command{
@@ -41,6 +45,11 @@ Reads the same settings as examples/ticket and checks, one line each:
             and holds the certificate -cert pins
   exchange  one exchange succeeds (it creates a credentials record in the
             tenant's database); a refusal comes with its likely cause and fix
+  state     the tenant's state from the state API (LOGIN ORIGIN/api/state/CTX):
+            FAIL when it is not running, with what to do (wait until
+            ValidUntil; a suspended tenant: contact the tenant or SuperOffice);
+            says when the tenant has moved from the token's webapi_url (the
+            library follows moves); warn when the state API cannot be asked
 Each line starts with ok, warn, FAIL or skip; a check that needs one that
 failed is skipped. Secrets are never printed.
 
@@ -57,7 +66,9 @@ failed is skipped. Secrets are never printed.
 			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			s.preferFlags(fs)
+			if err := s.resolve(fs); err != nil {
+				return err
+			}
 			if _, err := s.protocolValue(); err != nil {
 				return err
 			}
@@ -78,6 +89,7 @@ type doctor struct {
 	failed bool
 
 	clockOffset *time.Duration // server minus local, when measured
+	exchanged   *sysuser.SystemUserResult
 }
 
 func (d *doctor) line(status, check, text string) {
@@ -116,6 +128,7 @@ func (d *doctor) run() {
 		d.skip("clock", "no answer from the login server to read its Date from")
 		d.skip("jwks", "the login server was not reached")
 		d.skip("exchange", "the login server was not reached")
+		d.skip("state", "the login server was not reached")
 		return
 	}
 	d.checkClock(resp)
@@ -130,6 +143,49 @@ func (d *doctor) run() {
 	default:
 		d.checkExchange(u, signer)
 	}
+	if d.s.tenant == "" {
+		d.skip("state", "no tenant (see settings)")
+	} else {
+		d.checkState(u)
+	}
+}
+
+// checkState asks the state API for the tenant's state: FAIL when it is
+// not running, a note when it has moved from the WebApi URL the exchange
+// gave. A state API that cannot be asked is a warning: the exchange does
+// not need it.
+func (d *doctor) checkState(u *url.URL) {
+	if !validTenantID(d.s.tenant) {
+		d.skip("state", "the tenant id is not one a URL can carry (see settings)")
+		return
+	}
+	hc, err := d.s.plainClient()
+	if err != nil {
+		d.warn("state", "%s", err)
+		return
+	}
+	defer hc.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), d.s.timeout)
+	defer cancel()
+	st, _, err := fetchState(ctx, hc, u, d.s.tenant)
+	if err != nil {
+		d.warn("state", "%s", clean(err.Error(), 400))
+		return
+	}
+	desc := fmt.Sprintf("%s is %s", clean(st.ContextIdentifier, 64), clean(string(st.State), 40))
+	if !st.ValidUntil.IsZero() {
+		desc += ", valid until " + st.ValidUntil.UTC().Format(time.RFC3339)
+	}
+	desc += ", WebApi " + clean(st.API, 200)
+	if !st.IsRunning {
+		d.fail("state", "%s: not running — fix: %s", desc, stateAdvice(st))
+		return
+	}
+	if d.exchanged != nil && st.API != "" && strings.TrimRight(d.exchanged.WebAPIURL, "/") != strings.TrimRight(st.API, "/") {
+		d.ok("state", "%s; it has moved: the token's webapi_url is %s — the library follows moves (it uses the state's Api and retries a 421 there); nothing to do", desc, clean(d.exchanged.WebAPIURL, 200))
+		return
+	}
+	d.ok("state", "%s", desc)
 }
 
 // checkSettings reports missing or malformed settings and returns the
@@ -262,7 +318,7 @@ func (d *doctor) checkReach(u *url.URL) *probe {
 	target := u.String() + "/.well-known/jwks"
 	pool, err := d.s.rootCAs()
 	if err != nil {
-		d.fail("reach", "-ca: %s", clean(err.Error(), maxShown))
+		d.fail("reach", "-ca: %s — fix: give a PEM file of CA certificates", clean(err.Error(), maxShown))
 		return nil
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -336,14 +392,14 @@ func (d *doctor) checkClock(p *probe) {
 	}
 	desc := fmt.Sprintf("this machine's clock is %v %s the login server's (its Date header: %s)", abs.Round(time.Second), rel, clean(date, 40))
 	why := `SuperOffice refuses a signed token whose timestamp is more than 5 minutes from its clock ("The supplied timestamp is invalid")`
-	fix := "synchronise this machine's clock with NTP (timedatectl set-ntp true; w32tm /resync on Windows)"
+	fix := "synchronise this machine's clock with NTP (timedatectl set-ntp true; w32tm /resync on Windows); if it is synchronised already, the login server's clock is off"
 	switch {
 	case abs > clockFail:
 		d.fail("clock", "%s: %s — fix: %s", desc, why, fix)
 	case abs > clockWarn:
 		d.warn("clock", "%s: still accepted, but %s — fix: %s", desc, why, fix)
 	default:
-		d.ok("clock", "this machine's clock is within %v of the login server's", max(abs.Round(time.Second), time.Second))
+		d.ok("clock", "this machine's clock is within %v of the login server's (its Date header)", max(abs.Round(time.Second), time.Second))
 	}
 }
 
@@ -428,14 +484,17 @@ func (d *doctor) checkExchange(u *url.URL, signer *sysuser.Signer) {
 	var err error
 	if s.certFile != "" {
 		if cfg.Certificate, err = os.ReadFile(s.certFile); err != nil {
-			d.fail("exchange", "-cert: %s", clean(err.Error(), maxShown))
+			d.fail("exchange", "-cert: %s — fix: give SuperOffice's signing certificate as PEM, or drop -cert", clean(err.Error(), maxShown))
 			return
 		}
 	}
-	if cfg.HTTPClient, err = s.httpClient(); err != nil {
-		d.fail("exchange", "-ca: %s", clean(err.Error(), maxShown))
+	hc, err := s.httpClient()
+	if err != nil {
+		d.fail("exchange", "-ca: %s — fix: give a PEM file of CA certificates", clean(err.Error(), maxShown))
 		return
 	}
+	rec := &recorder{}
+	cfg.HTTPClient = rec.wrap(hc)
 	client, err := sysuser.NewClient(cfg)
 	if err != nil {
 		d.fail("exchange", "%s", explain(err, s.appToken, s.token))
@@ -449,14 +508,140 @@ func (d *doctor) checkExchange(u *url.URL, signer *sysuser.Signer) {
 	if err != nil {
 		diag := explain(err, s.appToken, s.token)
 		var ae *sysuser.AuthenticationError
-		if errors.As(err, &ae) && strings.Contains(strings.ToLower(ae.Message), "timestamp") && d.clockOffset != nil {
-			diag.cause += fmt.Sprintf(" (the clock check measured %v)", absDuration(*d.clockOffset).Round(time.Second))
+		switch {
+		case errors.As(err, &ae) && strings.Contains(strings.ToLower(ae.Message), "timestamp"):
+			d.explainTimestamp(&diag)
+		case errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) || errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+			d.explainLifetime(&diag, rec)
 		}
 		d.fail("exchange", "tenant %s: %s", clean(s.tenant, 64), diag)
 		return
 	}
+	d.exchanged = res
 	d.ok("exchange", "tenant %s: ticket %s, WebApi %s, %s in %v (each exchange adds a credentials record in the tenant's database)",
 		res.ContextIdentifier, sysuser.RedactTicket(res.Ticket), res.WebAPIURL, proto, time.Since(start).Round(time.Millisecond))
+}
+
+// clockAgree is how far apart two clocks may be for doctor to call them
+// the same: the token's iat and the Date header are whole seconds, and
+// the exchange takes time.
+const clockAgree = 30 * time.Second
+
+// explainTimestamp says whose clock a refused timestamp points at: this
+// machine's when the clock check measured it off, the login server's when
+// this machine agrees with the server's Date header.
+func (d *doctor) explainTimestamp(diag *diagnosis) {
+	if d.clockOffset == nil {
+		return
+	}
+	off := absDuration(*d.clockOffset)
+	if off > clockAgree {
+		diag.cause += fmt.Sprintf(" (the clock check measured this machine's clock %v from the login server's)", off.Round(time.Second))
+		return
+	}
+	diag.cause = fmt.Sprintf("the login server's clock, which checks the timestamp, is off: this machine's clock agrees with the login server's Date header (within %v), yet the server finds this machine's UTC minute more than 5 minutes from its own (InvalidTimestamp)", max(off.Round(time.Second), time.Second))
+	diag.fix = "nothing to change on this machine; the login server's clock must be corrected (for SuperOffice, tell its developer support; for sysuser fake, its --clock-offset)"
+}
+
+// explainLifetime says whose clock a token outside its lifetime points at,
+// from the token's iat (unverified: read only to explain) and the answer's
+// Date header, both against this machine's clock.
+func (d *doctor) explainLifetime(diag *diagnosis, rec *recorder) {
+	iat, date, at, ok := rec.times()
+	if !ok {
+		return
+	}
+	iatOff := iat.Sub(at)   // how far the token's clock is ahead of this machine's
+	dateOff := date.Sub(at) // how far the server's Date is ahead of this machine's
+	ahead := func(d time.Duration) string {
+		if d < 0 {
+			return fmt.Sprintf("%v behind", (-d).Round(time.Second))
+		}
+		return fmt.Sprintf("%v ahead of", d.Round(time.Second))
+	}
+	switch {
+	case absDuration(dateOff) <= clockAgree && absDuration(iatOff) > clockAgree:
+		diag.cause = fmt.Sprintf("the login server's clock is off: the token's iat (%s) is %s this machine's clock, while the server's own Date header (%s) agrees with this machine's within %v",
+			iat.UTC().Truncate(time.Second).Format(time.RFC3339), ahead(iatOff), date.UTC().Truncate(time.Second).Format(time.RFC3339), max(absDuration(dateOff).Round(time.Second), time.Second))
+		diag.fix = "nothing to change on this machine; the login server's clock must be corrected (for SuperOffice, tell its developer support; for sysuser fake, its --clock-offset)"
+	case absDuration(iatOff-dateOff) <= clockAgree:
+		diag.cause = fmt.Sprintf("this machine's clock is off: the login server's Date header and the token's iat agree, and are %s this machine's clock", ahead(dateOff))
+		diag.fix = "synchronise this machine's clock with NTP (timedatectl set-ntp true; w32tm /resync on Windows)"
+	default:
+		diag.cause = fmt.Sprintf("the clocks disagree: the token's iat is %s this machine's clock, the login server's Date header %s it", ahead(iatOff), ahead(dateOff))
+		diag.fix = "synchronise this machine's clock with NTP; if it is synchronised, the login server's clock must be corrected"
+	}
+}
+
+// recorder keeps the Date header and the start of the body of the last
+// answer a client got that carries a JWT, so that doctor can say whose clock is off when a
+// token fails its lifetime check.
+type recorder struct {
+	mu   sync.Mutex
+	date string
+	at   time.Time
+	body []byte
+	base http.RoundTripper
+}
+
+// wrap returns hc (nil: a default client) with its transport recording.
+func (r *recorder) wrap(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	out := *hc
+	r.base = hc.Transport
+	if r.base == nil {
+		r.base = http.DefaultTransport
+	}
+	out.Transport = r
+	return &out
+}
+
+// RoundTrip records the answer's Date and up to 64 KiB of its body.
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	rest := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), rest), rest}
+	if rerr == nil && jwtInBody.Match(body) { // the exchange's answer, not the key set's
+		r.mu.Lock()
+		r.date, r.at, r.body = resp.Header.Get("Date"), time.Now(), body
+		r.mu.Unlock()
+	}
+	return resp, err
+}
+
+// jwtInBody finds a JWT in a SOAP or JSON answer.
+var jwtInBody = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
+
+// times returns the recorded token's iat, the answer's Date and when it
+// came.
+func (r *recorder) times() (iat, date, at time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	date, err := http.ParseTime(r.date)
+	raw := jwtInBody.Find(r.body)
+	if err != nil || raw == nil {
+		return
+	}
+	_, payload, err := peekJWT(string(raw))
+	if err != nil {
+		return
+	}
+	n, isNum := number(payload["iat"])
+	if !isNum {
+		return
+	}
+	// iat and Date are whole seconds, truncated: their middle is half a
+	// second later.
+	return time.Unix(n, 0).Add(500 * time.Millisecond), date.Add(500 * time.Millisecond), r.at, true
 }
 
 func absDuration(d time.Duration) time.Duration {

@@ -22,9 +22,12 @@ func doctorLines(t *testing.T, r result) map[string][2]string {
 			t.Fatalf("doctor printed a line that is not a check: %q\n%v", l, r)
 		}
 		out[m[2]] = [2]string{m[1], m[3]}
+		if m[1] == "FAIL" && !strings.Contains(m[3], " — fix: ") {
+			t.Errorf("a FAIL line without a fix: %q", l)
+		}
 		order = append(order, m[2])
 	}
-	if want := "settings key dns reach clock jwks exchange"; strings.Join(order, " ") != want {
+	if want := "settings key dns reach clock jwks exchange state"; strings.Join(order, " ") != want {
 		t.Errorf("checks in order %v, want %s", order, want)
 	}
 	return out
@@ -107,7 +110,7 @@ func TestDoctorClockSkew(t *testing.T) {
 		}
 		lines := doctorLines(t, r)
 		expect(t, lines, "clock", "FAIL", "10m0s behind", "The supplied timestamp is invalid")
-		expect(t, lines, "exchange", "FAIL", `"The supplied timestamp is invalid"`, "clock", "measured 10m0s")
+		expect(t, lines, "exchange", "FAIL", `"The supplied timestamp is invalid"`, "clock", "measured this machine's clock 10m0s")
 		assertNoSecrets(t, r.stdout+r.stderr, app)
 		t.Logf("\n%s", r.stdout)
 	})
@@ -232,7 +235,7 @@ func TestDoctorTLSAndPinnedCertificate(t *testing.T) {
 		t.Fatalf("with -ca: want exit 0: %v", r)
 	}
 	lines = doctorLines(t, r)
-	expect(t, lines, "reach", "ok", "https://", "TLS 1.3", "sysuser fake CA")
+	expect(t, lines, "reach", "ok", "https://", "TLS 1.3", "sysusertest CA")
 	expect(t, lines, "jwks", "ok", "the certificate -cert pins is kid")
 	expect(t, lines, "exchange", "ok")
 	if strings.Contains(r.stdout, s.ApplicationToken) || strings.Contains(r.stdout, s.Tenants[0].SystemUserToken) {

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/go-superoffice/sysuser"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxShown bounds text from a server or an error in one output line.
@@ -68,7 +70,9 @@ func explainRefusal(msg string) (cause, fix string) {
 // explain turns an error of an exchange or a request into a diagnosis.
 // secrets are scrubbed from any text that came from elsewhere.
 func explain(err error, secrets ...string) diagnosis {
-	shown := func(s string) string { return clean(scrub(s, secrets...), maxShown) }
+	shown := func(s string) string {
+		return clean(scrub(strings.ReplaceAll(s, "sysuser: ", ""), secrets...), maxShown)
+	}
 	var ae *sysuser.AuthenticationError
 	var fe *sysuser.FaultError
 	var he *sysuser.HTTPError
@@ -85,19 +89,14 @@ func explain(err error, secrets ...string) diagnosis {
 			fix: "check the network to the login host (sysuser doctor shows where it fails), or pin the certificate with -cert"}
 	case errors.Is(err, sysuser.ErrInvalidToken):
 		d := diagnosis{what: "SuperOffice answered, but its token failed verification: " + shown(err.Error())}
-		m := strings.ToLower(err.Error())
-		switch {
-		case strings.Contains(m, "expired") || strings.Contains(m, "not valid yet") || strings.Contains(m, "before issued"):
-			d.cause, d.fix = "the token's lifetime does not include this machine's time", "synchronise this machine's clock"
-		case strings.Contains(m, "signature") || strings.Contains(m, "kid") || strings.Contains(m, "key"):
-			d.cause, d.fix = "it is not signed by the key this tool trusts", "drop -cert or give the environment's current certificate; check the login URL is SuperOffice's"
-		}
+		d.cause, d.fix = explainInvalidToken(err)
 		return d
 	case errors.As(err, &fe):
 		return diagnosis{what: fmt.Sprintf("SOAP fault %s: %q", shown(fe.Code), shown(fe.String)),
 			fix: "check the login URL is SuperOffice's login service (ending in /login); try -protocol rest"}
 	case errors.As(err, &he):
-		d := diagnosis{what: "unexpected answer: HTTP " + shown(he.Status)}
+		d := diagnosis{what: "unexpected answer: HTTP " + shown(he.Status),
+			fix: "check the login URL is SuperOffice's login service, such as https://sod.superoffice.com/login"}
 		switch {
 		case he.StatusCode == http.StatusNotFound:
 			d.fix = "the login URL is wrong: it is the login service's base, such as https://sod.superoffice.com/login"
@@ -114,14 +113,40 @@ func explain(err error, secrets ...string) diagnosis {
 	case errors.Is(err, sysuser.ErrInvalidKey):
 		return diagnosis{what: shown(err.Error()), fix: "see the key check of sysuser doctor"}
 	case errors.Is(err, sysuser.ErrInvalidConfig), errors.Is(err, sysuser.ErrInvalidArgument):
-		return diagnosis{what: shown(err.Error())}
+		return diagnosis{what: shown(err.Error()), fix: "check the settings (sysuser help COMMAND lists them)"}
 	}
 	return explainNet(err, secrets...)
 }
 
+// explainInvalidToken gives the likely cause and fix of a system user
+// token that failed verification.
+func explainInvalidToken(err error) (cause, fix string) {
+	m := strings.ToLower(err.Error())
+	loginFix := "check SO_LOGIN_URL (or -login-url, -env) is SuperOffice's login service for this environment, such as https://sod.superoffice.com/login, and that no proxy answers in its place"
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) || errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "the token's lifetime (nbf to exp, with 5 minutes' leeway) does not include this machine's time: this machine's clock or the login server's is off",
+			"run sysuser doctor: its clock check compares this machine's clock with the login server's Date header and the token's iat"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return `the token's issuer (iss) is not "SuperOffice AS": the login URL is not SuperOffice's login service`, loginFix
+	case errors.Is(err, jwt.ErrTokenInvalidAudience) || strings.Contains(m, "serial claim") || strings.Contains(m, "aud claim"):
+		return `the token's audience is not "spn:" + its serial claim, as SuperOffice's tokens have it: the login URL is not SuperOffice's login service`, loginFix
+	case strings.Contains(m, "ticket claim") || strings.Contains(m, "ctx claim"):
+		return "the token carries no ticket or no tenant: the tenant has not approved the application for system user access, or the login URL is not SuperOffice's",
+			"check the tenant's approval of the application (it must include system user access) and " + loginFix[len("check "):]
+	case strings.Contains(m, "token is for tenant"):
+		return "the system user token belongs to another tenant than SO_CONTEXT_IDENTIFIER",
+			"set SO_CONTEXT_IDENTIFIER (or -tenant) to the tenant the system user token was issued for"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenUnverifiable) || strings.Contains(m, "kid") || strings.Contains(m, "key"):
+		return "it is not signed by a key this tool trusts",
+			"drop -cert or give the environment's current certificate; " + loginFix
+	}
+	return "", loginFix
+}
+
 // explainNet diagnoses a failure to reach a server.
 func explainNet(err error, secrets ...string) diagnosis {
-	shown := clean(scrub(err.Error(), secrets...), maxShown)
+	shown := clean(scrub(strings.ReplaceAll(err.Error(), "sysuser: ", ""), secrets...), maxShown)
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
@@ -141,6 +166,7 @@ func explainNet(err error, secrets ...string) diagnosis {
 			fix: "check the login URL's host; a proxy may be answering instead"}
 	case errors.As(err, &ci):
 		d := diagnosis{what: "the server's certificate is not valid: " + shown}
+		d.fix = "check the login URL's host; a proxy may be answering instead"
 		if ci.Reason == x509.Expired {
 			d.fix = "check this machine's date and time; otherwise the server's certificate has expired"
 		}
@@ -155,9 +181,44 @@ func explainNet(err error, secrets ...string) diagnosis {
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return diagnosis{what: "no answer in time: " + shown,
 			cause: "a firewall drops the traffic, or a proxy is needed",
-			fix:   "check outbound https (443) is allowed, or set HTTPS_PROXY; raise -timeout on a slow link"}
+			fix:   "check outbound " + outbound(err) + " is allowed, or set " + proxyVariable(err) + "; raise -timeout on a slow link"}
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
 		return diagnosis{what: shown, fix: "check the network route to the host, firewalls and proxies"}
 	}
-	return diagnosis{what: shown}
+	return diagnosis{what: shown, fix: "check the login URL (SO_LOGIN_URL, -login-url or -env) and the network path to it"}
+}
+
+// target returns the URL a failed request went to, when err says.
+func target(err error) *url.URL {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return nil
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil || u.Host == "" {
+		return nil
+	}
+	return u
+}
+
+// outbound names the traffic a failed request needed, such as "https to
+// sod.superoffice.com port 443" or "http to 127.0.0.1 port 47999".
+func outbound(err error) string {
+	u := target(err)
+	if u == nil {
+		return "traffic to the login host"
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return fmt.Sprintf("%s to %s port %s", u.Scheme, u.Hostname(), port)
+}
+
+// proxyVariable names the proxy variable for the failed request's scheme.
+func proxyVariable(err error) string {
+	if u := target(err); u != nil && u.Scheme == "http" {
+		return "HTTP_PROXY"
+	}
+	return "HTTPS_PROXY"
 }

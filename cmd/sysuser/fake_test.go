@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,8 +27,14 @@ import (
 // that it exits 0.
 func startFake(t *testing.T, args ...string) fakeSettings {
 	t.Helper()
+	return startFakeAt(t, "127.0.0.1:0", args...)
+}
+
+// startFakeAt is startFake listening on addr.
+func startFakeAt(t *testing.T, addr string, args ...string) fakeSettings {
+	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"fake", "--addr", "127.0.0.1:0", "--json", "--dir", dir}, args...)...)
+	cmd := exec.Command(bin, append([]string{"fake", "--addr", addr, "--json", "--dir", dir}, args...)...)
 	cmd.Env = cleanEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -83,7 +90,11 @@ func TestFakeServesTheTenantsItPrints(t *testing.T) {
 	if s.ApplicationToken != "my fake app token" || s.CAFile != "" {
 		t.Errorf("application token %q, CA file %q", s.ApplicationToken, s.CAFile)
 	}
-	if len(s.Tenants) != 2 || s.Tenants[0] != (fakeTenant{"Cust1", "one-token", strings.TrimSuffix(s.LoginURL, "/login") + "/Cust1/api/"}) ||
+	// The WebApi is on a numbered host: another port of the same address.
+	if len(s.Tenants) != 2 || s.Tenants[0].ContextIdentifier != "Cust1" || s.Tenants[0].SystemUserToken != "one-token" ||
+		!strings.HasPrefix(s.Tenants[0].WebAPIURL, "http://127.0.0.1:") || !strings.HasSuffix(s.Tenants[0].WebAPIURL, "/Cust1/api/") ||
+		strings.HasPrefix(s.Tenants[0].WebAPIURL, strings.TrimSuffix(s.LoginURL, "/login")+"/") ||
+		!regexp.MustCompile(`^http://127\.0\.0\.1:\d+/api/state/Cust1$`).MatchString(s.Tenants[0].StateURL) ||
 		s.Tenants[1].ContextIdentifier != "Cust2" || s.Tenants[1].SystemUserToken != "token with  spaces" {
 		t.Errorf("tenants %+v", s.Tenants)
 	}
@@ -166,6 +177,11 @@ func TestFakeTLS(t *testing.T) {
 	s := startFake(t, "--tls")
 	if !strings.HasPrefix(s.LoginURL, "https://127.0.0.1:") || s.CAFile == "" {
 		t.Fatalf("login URL %q, CA file %q", s.LoginURL, s.CAFile)
+	}
+	for _, v := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE"} {
+		if s.CAEnv[v] != s.CAFile {
+			t.Errorf("ca_env[%s] = %q, want the CA file %q", v, s.CAEnv[v], s.CAFile)
+		}
 	}
 	pem, err := os.ReadFile(s.CAFile)
 	if err != nil {

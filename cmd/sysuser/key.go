@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/go-superoffice/sysuser"
@@ -86,39 +88,75 @@ be a terminal unless --force-stdout.
 	},
 }
 
-// isTerminal reports whether v (a stream) is a character device, such as a terminal.
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+// writeSecretFile writes data to name with mode 0600; see writeFileSafely.
+func writeSecretFile(name string, data []byte, overwrite bool) error {
+	return writeFileSafely(name, data, 0o600, overwrite)
 }
 
-// writeSecretFile writes data to a new file of mode 0600, or replaces an
-// existing one (and makes it 0600) when overwrite is set.
-func writeSecretFile(name string, data []byte, overwrite bool) error {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if overwrite {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+// writeFileSafely writes data to name with mode perm, never through a link
+// someone planted: it writes a new temporary file in name's directory and
+// then renames it over name (which replaces a link, never its target), or
+// without overwrite links it to name, which fails when anything is there.
+// It refuses a name that exists and is not a regular file (a symbolic
+// link, a directory, a device), and without overwrite any name that
+// exists.
+func writeFileSafely(name string, data []byte, perm os.FileMode, overwrite bool) error {
+	if fi, err := os.Lstat(name); err == nil {
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symbolic link: refusing to write through it; remove it or choose another file", name)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s exists and is not a regular file: refusing to replace it", name)
+		case !overwrite:
+			return fmt.Errorf("%s exists; pass --overwrite to replace it", name)
+		}
 	}
-	f, err := os.OpenFile(name, flags, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("%s exists; pass --overwrite to replace it", name)
+	dir, base := filepath.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return errors.New(pathErrorText(err))
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if overwrite {
+		err = os.Rename(tmp.Name(), name)
+	} else if err = os.Link(tmp.Name(), name); err == nil || errors.Is(err, os.ErrExist) {
+		os.Remove(tmp.Name())
+		if errors.Is(err, os.ErrExist) {
+			done = true
+			return fmt.Errorf("%s exists; pass --overwrite to replace it", name)
+		}
+	} else {
+		// No hard links here (some file systems): name did not exist a
+		// moment ago; rename replaces at most what appeared since, never
+		// writing through it.
+		err = os.Rename(tmp.Name(), name)
 	}
 	if err != nil {
-		return err
+		return errors.New(pathErrorText(err))
 	}
-	if err := f.Chmod(0o600); err != nil && overwrite {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	done = true
+	return nil
 }
 
 // keyEncoders write a private key in each -to form.

@@ -6,18 +6,22 @@
 //
 // Subcommands:
 //
-//	sysuser doctor                      check key, network, clock, key set and an exchange
-//	sysuser sign --token T --key FILE   print the signed system user token
+//	sysuser doctor                      check key, network, clock, key set, an exchange and the state
+//	sysuser sign --key FILE             print the signed system user token
 //	sysuser exchange                    exchange the system user token for a ticket
 //	sysuser verify [TOKEN|FILE|-]       verify a SuperOffice JWT and print its claims
+//	sysuser state CTX                   print a tenant's state from SuperOffice's state API
 //	sysuser key convert --in F --to pem|pkcs1|pkcs8|xml [--out F]
 //	sysuser fake --addr 127.0.0.1:8089  run a fake SuperOffice until interrupted
+//	sysuser version                     print the module version, VCS revision and Go version
 //
 // Settings come from flags or, as in examples/ticket, from the environment:
 // SO_ENVIRONMENT (-env), SO_LOGIN_URL (-login-url), SO_APP_TOKEN
 // (-app-token), SO_PRIVATE_KEY_FILE (-key), SO_SYSTEM_USER_TOKEN (-token),
-// SO_CONTEXT_IDENTIFIER (-tenant) and SO_CLIENT_ID (-client-id). Run
-// "sysuser help COMMAND" for a subcommand's flags.
+// SO_CONTEXT_IDENTIFIER (-tenant) and SO_CLIENT_ID (-client-id). Give the
+// tokens through the environment or files (-app-token-file, -token-file):
+// other users see command lines in ps. Run "sysuser help COMMAND" for a
+// subcommand's flags and its --json fields.
 //
 // Exit codes: 0 success (for doctor, every check ok or only warnings); 1 a
 // check or the operation failed; 2 a usage error (unknown command or flag,
@@ -37,6 +41,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-superoffice/sysuser"
 )
 
 // Exit codes.
@@ -66,7 +72,7 @@ type command struct {
 
 // commands lists the subcommands in the order help shows them.
 func commands() []*command {
-	return []*command{doctorCommand, signCommand, exchangeCommand, verifyCommand, keyCommand, fakeCommand}
+	return []*command{doctorCommand, signCommand, exchangeCommand, verifyCommand, stateCommand, keyCommand, fakeCommand, versionCommand}
 }
 
 const exitCodesHelp = `Exit codes:
@@ -88,7 +94,7 @@ Commands:
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.synopsis)
 	}
-	fmt.Fprint(w, `  help      show a command's flags: sysuser help doctor
+	fmt.Fprint(w, `  help      show a command's flags: sysuser help doctor (also --version)
 
 Settings come from flags or from the environment, as in examples/ticket:
   SO_ENVIRONMENT         -env        sod, stage (qaonline) or online
@@ -98,8 +104,10 @@ Settings come from flags or from the environment, as in examples/ticket:
   SO_SYSTEM_USER_TOKEN   -token      the tenant's system user token
   SO_CONTEXT_IDENTIFIER  -tenant     the tenant id, e.g. Cust12345
   SO_CLIENT_ID           -client-id  the application's client id (verify, id_tokens)
-Prefer the variables for secrets: flags show in ps. Flags take one or two
-dashes (-key or --key).
+Give the tokens through the variables or files (-app-token-file,
+-token-file), not as flags: other users of this machine see flags in ps.
+Help shows whether a secret variable is set, never its value. Flags take
+one or two dashes (-key or --key).
 
 No secret (application token, system user token, ticket, private key) is
 printed unless a flag asks for it; sign prints the signed token, its purpose,
@@ -118,6 +126,8 @@ func run(args []string, c *cli) int {
 	}
 	name, rest := args[0], args[1:]
 	switch name {
+	case "-version", "--version":
+		return run(append([]string{"version"}, rest...), c)
 	case "-h", "-help", "--help", "help":
 		if name == "help" && len(rest) > 0 {
 			return run([]string{rest[0], "--help"}, c)
@@ -158,7 +168,7 @@ func (cmd *command) run(c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "Run 'sysuser %s --help' for usage.\n", cmd.name)
 		return exitUsage
 	default:
-		fmt.Fprintf(c.stderr, "sysuser %s: %v\n", cmd.name, err)
+		fmt.Fprintf(c.stderr, "sysuser %s: %s\n", cmd.name, failureText(err))
 		return exitFail
 	}
 }
@@ -169,6 +179,21 @@ func (cmd *command) help(w io.Writer, fs *flag.FlagSet) {
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fmt.Fprint(w, "\n"+exitCodesHelp)
+}
+
+// failureText is the one line a failed command prints after its name: the
+// error without the library's "sysuser: " prefixes (the line starts with
+// the command's name already), and what to do for the errors whose text
+// does not say it.
+func failureText(err error) string {
+	msg := clean(strings.ReplaceAll(err.Error(), "sysuser: ", ""), 400)
+	switch {
+	case errors.Is(err, sysuser.ErrEncryptedKey):
+		// Its text says how to decrypt it.
+	case errors.Is(err, sysuser.ErrInvalidKey):
+		msg += " — fix: give the application's RSA private key as SuperOffice issued it (.NET XML) or converted to PEM; sysuser doctor checks it"
+	}
+	return msg
 }
 
 // usageError is a mistake in how the command was called: exit code 2.

@@ -143,9 +143,10 @@ func (r result) String() string {
 
 // runOpts tune a run.
 type runOpts struct {
-	env    []string // NAME=value, added to a clean environment
-	stdin  string
-	stdout *os.File // instead of a pipe
+	env       []string // NAME=value, added to a clean environment
+	stdin     string
+	stdinFile *os.File // instead of stdin
+	stdout    *os.File // instead of a pipe
 }
 
 // runSysuser runs the command with args and a clean environment plus env.
@@ -156,6 +157,9 @@ func runSysuser(t *testing.T, o runOpts, args ...string) result {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = cleanEnv(o.env...)
 	cmd.Stdin = strings.NewReader(o.stdin)
+	if o.stdinFile != nil {
+		cmd.Stdin = o.stdinFile
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if o.stdout != nil {

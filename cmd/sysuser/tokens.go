@@ -18,12 +18,13 @@ import (
 	"time"
 
 	"github.com/go-superoffice/sysuser"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 var signCommand = &command{
 	name:     "sign",
 	synopsis: "print the signed system user token (TOKEN.yyyyMMddHHmm.signature)",
-	usage: `  sysuser sign --token TOKEN --key FILE [--at TIME]
+	usage: `  sysuser sign [--token-file FILE] --key FILE [--at TIME]
 
 Signs the system user token with the application's private key for the UTC
 minute of --at (default: now), as SuperOffice specifies:
@@ -32,7 +33,12 @@ RSA PKCS#1 v1.5 signatures are deterministic: the output is byte-for-byte
 comparable with any other implementation's for the same token, key and
 minute. The signed token is a credential for a few minutes: handle it as one.
 
-  sysuser sign --token "$SO_SYSTEM_USER_TOKEN" --key private.xml --at 2026-11-23T12:34Z
+The system user token comes from $SO_SYSTEM_USER_TOKEN or -token-file;
+-token works too, but other users of this machine see flags in ps.
+
+  export SO_SYSTEM_USER_TOKEN   # set from your secret store
+  sysuser sign --key private.xml --at 2026-11-23T12:34Z
+  sysuser sign --token-file Cust12345.token --key private.xml
 `,
 	flags: func(c *cli) (*flag.FlagSet, func([]string) error) {
 		fs := flag.NewFlagSet("sign", flag.ContinueOnError)
@@ -42,6 +48,9 @@ minute. The signed token is a credential for a few minutes: handle it as one.
 		at := fs.String("at", "", "the `time` to sign for: 2026-11-23T12:34Z, RFC 3339 or yyyyMMddHHmm (UTC); default now")
 		return fs, func(args []string) error {
 			if err := noArgs(fs, args); err != nil {
+				return err
+			}
+			if err := s.resolve(fs); err != nil {
 				return err
 			}
 			if s.token == "" {
@@ -86,7 +95,15 @@ tenant, its WebApi URL and the verified token's claims, the ticket redacted
 unless --show-ticket (--show-token adds the JWT itself). On a refusal it
 says the likely cause and the fix.
 
-  SO_APP_TOKEN=... sysuser exchange -env sod -key private.xml -tenant Cust12345 -token "$TOKEN"
+The application token and the system user token come from $SO_APP_TOKEN
+and $SO_SYSTEM_USER_TOKEN or from files (-app-token-file, -token-file):
+other users of this machine see command-line flags in ps.
+
+` + exchangeJSONHelp + `
+  export SO_APP_TOKEN SO_SYSTEM_USER_TOKEN   # set from your secret store
+  sysuser exchange -env sod -key private.xml -tenant Cust12345
+  sysuser exchange -env sod -key private.xml -tenant Cust12345 \
+      -app-token-file app-token.txt -token-file Cust12345.token --json
 `,
 	flags: func(c *cli) (*flag.FlagSet, func([]string) error) {
 		fs := flag.NewFlagSet("exchange", flag.ContinueOnError)
@@ -101,7 +118,9 @@ says the likely cause and the fix.
 			if err := noArgs(fs, args); err != nil {
 				return err
 			}
-			s.preferFlags(fs)
+			if err := s.resolve(fs); err != nil {
+				return err
+			}
 			client, err := s.client()
 			if err != nil {
 				return err
@@ -120,17 +139,17 @@ says the likely cause and the fix.
 			}
 			claims := claimsForOutput(res.Claims, !*showTicket, true)
 			if *asJSON {
-				out := map[string]any{
-					"tenant":        res.ContextIdentifier,
-					"ticket":        ticket,
-					"webapi_url":    res.WebAPIURL,
-					"netserver_url": res.NetServerURL,
-					"issued_at":     res.IssuedAt.UTC().Format(time.RFC3339),
-					"expires_at":    res.ExpiresAt.UTC().Format(time.RFC3339),
-					"claims":        claims,
+				out := exchangeOutput{
+					Tenant:       res.ContextIdentifier,
+					Ticket:       ticket,
+					WebAPIURL:    res.WebAPIURL,
+					NetServerURL: res.NetServerURL,
+					IssuedAt:     res.IssuedAt.UTC().Format(time.RFC3339),
+					ExpiresAt:    res.ExpiresAt.UTC().Format(time.RFC3339),
+					Claims:       claims,
 				}
 				if *showToken {
-					out["jwt"] = res.Token
+					out.JWT = res.Token
 				}
 				return writeJSON(c.stdout, out)
 			}
@@ -148,6 +167,31 @@ says the likely cause and the fix.
 		}
 	},
 }
+
+// exchangeOutput is the object exchange --json prints, one line. Its
+// fields are stable; new ones may be added.
+type exchangeOutput struct {
+	Tenant       string         `json:"tenant"`        // the ctx claim, such as Cust12345
+	Ticket       string         `json:"ticket"`        // "7T:…[redacted]" unless --show-ticket
+	WebAPIURL    string         `json:"webapi_url"`    // the tenant's WebApi base, ending in /
+	NetServerURL string         `json:"netserver_url"` // the netserver_url claim
+	IssuedAt     string         `json:"issued_at"`     // the token's iat, RFC 3339 UTC
+	ExpiresAt    string         `json:"expires_at"`    // the token's exp, RFC 3339 UTC
+	Claims       map[string]any `json:"claims"`        // every claim, by its full name; ticket redacted as above
+	JWT          string         `json:"jwt,omitempty"` // the JWT itself, only with --show-token
+}
+
+const exchangeJSONHelp = `With --json it prints one line, an object with these fields (stable; new
+ones may be added):
+  tenant         the tenant id (ctx claim), such as Cust12345
+  ticket         "7T:…[redacted]", or the ticket with --show-ticket
+  webapi_url     the tenant's WebApi base URL, ending in /
+  netserver_url  the netserver_url claim
+  issued_at      the token's iat, RFC 3339 in UTC
+  expires_at     the token's exp, RFC 3339 in UTC
+  claims         every claim by its full name (ticket redacted as above)
+  jwt            the JWT, only with --show-token
+`
 
 // missingSetting names a required setting that is not set.
 type missingSetting struct{ name, what string }
@@ -225,11 +269,19 @@ standard input: arguments show in ps), from -file, or from standard input
     with a placeholder application token and a throwaway key, which it never
     uses (no exchange is made).
   - An id_token (iss https://<env>.superoffice.com) is checked as
-    ApprovalVerifier.VerifyIDToken does; it needs -client-id (SO_CLIENT_ID),
+    ApprovalVerifier.Verify does with SkipSystemUserCheck (a sign-in's
+    id_token verifies too); it needs -client-id (SO_CLIENT_ID),
     its audience, and -nonce when the token carries one you must match.
 
 -now verifies at another time, for a token saved earlier. The ticket and
 system_token claims are redacted unless --show-ticket / --show-system-token.
+
+With --json it prints one line for a valid token, an object with these
+fields (stable; new ones may be added): valid (true), kind ("system user
+token" or "id_token"), alg, kid, issuer, tenant, webapi_url (system user
+tokens), verified_at (RFC 3339 UTC), keys (the key set URL or "certificate
+FILE"), claims (by full name, redacted as above). A token that is not valid
+prints nothing on standard output and exits 1.
 
   sysuser verify -env sod -file token.jwt
   sysuser verify -cert SuperOfficeFederatedLogin.crt -now 2026-11-23T12:34Z < token.jwt
@@ -239,7 +291,8 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 		var s settings
 		s.addPlace(fs, c)
 		file := fs.String("file", "", "read the token from `file`")
-		clientID := fs.String("client-id", c.getenv("SO_CLIENT_ID"), "the application's client id, an id_token's audience (SO_CLIENT_ID)")
+		s.envString(fs, c, &s.clientID, "client-id", "SO_CLIENT_ID", "the application's client id, an id_token's audience", false)
+		clientID := &s.clientID
 		nonce := fs.String("nonce", "", "the nonce an id_token must carry")
 		issuer := fs.String("issuer", "", "an id_token's expected issuer; default the scheme and host of the login URL")
 		now := fs.String("now", "", "verify at this `time` instead of now: 2026-11-23T12:34Z, RFC 3339 or yyyyMMddHHmm (UTC)")
@@ -251,7 +304,9 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 			if err != nil {
 				return err
 			}
-			s.preferFlags(fs)
+			if err := s.resolve(fs); err != nil {
+				return err
+			}
 			if len(pos) > 1 {
 				return usagef("unexpected argument %q", clean(pos[1], 40))
 			}
@@ -297,10 +352,20 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*s.timeout)
 			defer cancel()
 			iss, _ := payload["iss"].(string)
-			out := map[string]any{"alg": header["alg"], "kid": header["kid"], "issuer": iss}
+			wantIss := *issuer
+			if wantIss == "" && u != nil {
+				wantIss = u.Scheme + "://" + u.Host
+			}
+			kind, err := tokenKind(iss, wantIss)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "sysuser verify: %s\n", err)
+				return exitError(exitFail)
+			}
+			alg, _ := header["alg"].(string)
+			kid, _ := header["kid"].(string)
+			out := verifyOutput{Kind: kind, Alg: alg, Kid: kid, Issuer: iss}
 			var claims map[string]any
-			if iss == "SuperOffice AS" {
-				out["kind"] = "system user token"
+			if kind == "system user token" {
 				loginURL := "https://sysuser.invalid/login" // never contacted: -cert pins the key
 				if u != nil {
 					loginURL = u.String()
@@ -312,20 +377,20 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 				defer client.Close()
 				res, err := client.Verify(ctx, raw)
 				if err != nil {
-					fmt.Fprintf(c.stderr, "sysuser verify: invalid system user token: %s\n", verifyFailure(err, *now != ""))
+					fmt.Fprintf(c.stderr, "sysuser verify: %s\n", verifyFailure(kind, err, *now != ""))
 					return exitError(exitFail)
 				}
 				claims = claimsForOutput(res.Claims, !*showTicket, !*showSystemToken)
-				out["tenant"], out["webapi_url"] = res.ContextIdentifier, res.WebAPIURL
+				out.Tenant, out.WebAPIURL = res.ContextIdentifier, res.WebAPIURL
 			} else {
-				out["kind"] = "id_token"
 				if *clientID == "" {
 					return usagef("this is not a system user token (iss %q): verifying it as an id_token needs SO_CLIENT_ID (or -client-id), its audience", clean(iss, 80))
 				}
 				if u == nil && *issuer == "" {
 					return usagef("an id_token's issuer comes from -env or -login-url; with -cert alone, give -issuer")
 				}
-				cfg := sysuser.ApprovalConfig{ClientID: *clientID, Certificate: cert, HTTPClient: hc, Clock: clock, Issuer: *issuer}
+				cfg := sysuser.ApprovalConfig{ClientID: *clientID, Certificate: cert, HTTPClient: hc, Clock: clock, Issuer: *issuer,
+					SkipSystemUserCheck: true, SkipNonceCheck: *nonce == ""}
 				if u != nil {
 					cfg.LoginURL = u.String()
 				}
@@ -333,54 +398,97 @@ system_token claims are redacted unless --show-ticket / --show-system-token.
 				if err != nil {
 					return usagef("%v", err)
 				}
-				a, err := v.VerifyIDToken(ctx, raw, *nonce)
+				a, err := v.Verify(ctx, raw, *nonce)
 				if err != nil {
-					fmt.Fprintf(c.stderr, "sysuser verify: invalid id_token: %s\n", verifyFailure(err, *now != ""))
+					fmt.Fprintf(c.stderr, "sysuser verify: %s\n", verifyFailure(kind, err, *now != ""))
 					return exitError(exitFail)
 				}
 				claims = claimsForOutput(a.Claims, !*showTicket, !*showSystemToken)
-				out["tenant"] = a.ContextIdentifier
+				out.Tenant = a.ContextIdentifier
 			}
 			verifiedAt := time.Now()
 			if !at.IsZero() {
 				verifiedAt = at
 			}
-			out["valid"] = true
-			out["verified_at"] = verifiedAt.UTC().Format(time.RFC3339)
+			out.Valid = true
+			out.VerifiedAt = verifiedAt.UTC().Format(time.RFC3339)
 			if s.certFile != "" {
-				out["keys"] = "certificate " + s.certFile
+				out.Keys = "certificate " + s.certFile
 			} else {
-				out["keys"] = u.String() + "/.well-known/jwks"
+				out.Keys = u.String() + "/.well-known/jwks"
 			}
-			out["claims"] = claims
+			out.Claims = claims
 			if *asJSON {
 				return writeJSON(c.stdout, out)
 			}
 			w := c.stdout
-			fmt.Fprintf(w, "valid %s (alg %v, kid %v), verified at %s with %s\n", out["kind"], out["alg"], out["kid"], out["verified_at"], out["keys"])
+			fmt.Fprintf(w, "valid %s (alg %s, kid %s), verified at %s with %s\n", out.Kind, clean(out.Alg, 20), clean(out.Kid, 64), out.VerifiedAt, out.Keys)
 			printClaims(w, claims)
 			return nil
 		}
 	},
 }
 
-// verifyFailure says why verification failed, with a hint for the usual
-// causes.
-func verifyFailure(err error, atGivenTime bool) string {
-	if !errors.Is(err, sysuser.ErrInvalidToken) {
-		return explain(err).String()
+// verifyOutput is the object verify --json prints, one line, for a valid
+// token (an invalid one prints nothing on standard output). Its fields are
+// stable; new ones may be added.
+type verifyOutput struct {
+	Valid      bool           `json:"valid"`                // always true
+	Kind       string         `json:"kind"`                 // "system user token" or "id_token"
+	Alg        string         `json:"alg"`                  // the header's alg: RS256
+	Kid        string         `json:"kid"`                  // the header's kid
+	Issuer     string         `json:"issuer"`               // the iss claim
+	Tenant     string         `json:"tenant"`               // the ctx claim
+	WebAPIURL  string         `json:"webapi_url,omitempty"` // a system user token's webapi_url claim
+	VerifiedAt string         `json:"verified_at"`          // now or -now, RFC 3339 UTC
+	Keys       string         `json:"keys"`                 // the key set URL, or "certificate FILE"
+	Claims     map[string]any `json:"claims"`               // every claim; ticket and system_token redacted unless asked
+}
+
+// verifyFailure is the line verify prints when a token does not verify:
+// "invalid" only when the token itself failed, not when the keys to check
+// it could not be had.
+func verifyFailure(kind string, err error, atGivenTime bool) string {
+	if !errors.Is(err, sysuser.ErrInvalidToken) || errors.Is(err, sysuser.ErrKeySetUnavailable) {
+		return "could not verify the " + kind + ": " + explain(err).String()
 	}
-	msg := clean(err.Error(), maxShown)
-	m := strings.ToLower(msg)
+	msg := clean(strings.ReplaceAll(err.Error(), "sysuser: ", ""), maxShown)
 	switch {
-	case (strings.Contains(m, "expired") || strings.Contains(m, "not valid yet")) && !atGivenTime:
-		msg += " — SuperOffice's tokens live 5 minutes: verify a saved one with -now at a time within its lifetime"
-	case strings.Contains(m, "expired") || strings.Contains(m, "not valid yet"):
-		msg += " — -now is outside the token's lifetime (iat to exp, with 5 minutes' leeway)"
-	case strings.Contains(m, "signature") || strings.Contains(m, "kid") || strings.Contains(m, "key"):
-		msg += " — it is not signed by the keys of this environment (-env, -login-url) or the certificate -cert pins"
+	case errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) || errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		if atGivenTime {
+			msg += " — fix: -now is outside the token's lifetime (nbf to exp, with 5 minutes' leeway); give a time within it"
+		} else {
+			msg += " — fix: SuperOffice's tokens live 5 minutes: verify a saved one with -now at a time within its lifetime; if it is fresh, check this machine's clock (sysuser doctor)"
+		}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenUnverifiable) || strings.Contains(msg, "kid") || strings.Contains(msg, "key"):
+		msg += " — fix: it is not signed by the keys of this environment (-env, -login-url) or the certificate -cert pins; check which environment issued it"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience) && kind == "id_token":
+		msg += " — fix: an id_token's audience is the application's client id: check SO_CLIENT_ID (or -client-id)"
+	default:
+		if _, fix := explainInvalidToken(err); fix != "" && kind != "id_token" {
+			msg += " — fix: " + fix
+		}
 	}
-	return msg
+	return "invalid " + kind + ": " + msg
+}
+
+// tokenKind tells from the (unverified) issuer which kind of SuperOffice
+// token raw is: "system user token" (iss "SuperOffice AS") or "id_token"
+// (iss https://HOST, SuperID's). want is the id_token issuer expected
+// here ("" when unknown). Another issuer is not SuperOffice's: that is a
+// failure, not a usage error.
+func tokenKind(iss, want string) (string, error) {
+	switch {
+	case iss == "SuperOffice AS":
+		return "system user token", nil
+	case want != "" && strings.TrimRight(iss, "/") == strings.TrimRight(want, "/"):
+		return "id_token", nil
+	case want == "" && strings.HasPrefix(iss, "https://"):
+		return "id_token", nil
+	case want != "":
+		return "", fmt.Errorf(`not a token of this SuperOffice environment: its issuer is %q, neither "SuperOffice AS" (a system user token) nor %s (this environment's id_tokens) — fix: verify it against the environment that issued it (-env, -login-url, -issuer)`, clean(iss, 80), want)
+	}
+	return "", fmt.Errorf(`not a SuperOffice token: its issuer is %q, neither "SuperOffice AS" (a system user token) nor an https:// login origin (an id_token)`, clean(iss, 80))
 }
 
 // verifyClient makes a Client that only verifies: Client.Verify needs a

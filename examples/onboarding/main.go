@@ -302,10 +302,14 @@ func (a *app) connected(w http.ResponseWriter, r *http.Request) {
 	page(w, http.StatusOK, connectedPage, map[string]string{"Tenant": id, "WebAPI": result})
 }
 
-// securityHeaders keeps the pages out of frames and caches, and callback
-// URLs (with their codes) out of Referer headers.
+// securityHeaders keeps the pages out of frames and caches, callback URLs
+// (with their codes) out of Referer headers, and lets the pages load
+// nothing (they have no scripts, styles or images) nor be read as another
+// content type.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		w.Header().Set("Cache-Control", "no-store")

@@ -315,3 +315,18 @@ func TestRunFails(t *testing.T) {
 		t.Errorf("run listened on %s, which is in use", u.Host)
 	}
 }
+
+// Every page forbids loading anything and content sniffing.
+func TestPagesCarrySecurityHeaders(t *testing.T) {
+	a, _ := start(t, false)
+	b := newBrowser(t)
+	for _, path := range []string{"", "connect", "connected?tenant=Cust0", "superoffice/callback?state=x&code=y"} {
+		resp, _ := b.get(a.URL + path)
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("/%s: Content-Security-Policy %q", path, csp)
+		}
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("/%s: X-Content-Type-Options %q", path, got)
+		}
+	}
+}

@@ -57,6 +57,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	defer client.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -88,7 +89,10 @@ func run() error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return err
+	}
 	fmt.Printf("GET %sv1/Contact/2 -> %s %s", res.WebAPIURL, resp.Status, body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("WebApi answered %s", resp.Status)

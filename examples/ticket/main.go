@@ -81,6 +81,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := client.Exchange(ctx, *tenant, *token)

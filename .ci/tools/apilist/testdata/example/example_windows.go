@@ -1,0 +1,4 @@
+package example
+
+// OnWindows is not.
+func OnWindows() {}
