@@ -172,7 +172,7 @@ func (f *fakeRun) notify(v url.Values) (any, error) {
 	}
 	target, err := url.Parse(v.Get("url"))
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		return nil, fmt.Errorf("url=%q: want the application's State Change URL, http(s)://...", clean(v.Get("url"), 200))
+		return nil, fmt.Errorf("url=%q: want the application's State Change URL, an http or https URL", clean(v.Get("url"), 200))
 	}
 	f.mu.Lock()
 	ctx := f.out.Tenants[i].ContextIdentifier
