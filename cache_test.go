@@ -193,8 +193,8 @@ func TestSlidingExpiryRenewsOnlyIdleTickets(t *testing.T) {
 	eventually(t, "the hourly renewal", func() bool { return mustTicket(t, hourly.client, testTenant) != h1 })
 }
 
-// With the real clock the cached path reads no clock: timers end a
-// ticket's time there. Short windows show them at work.
+// With the real clock, timers take a ticket off the cached path when it
+// is due for renewal or idle too long. Short windows show them at work.
 func TestRealClockTimersRenewAndSlide(t *testing.T) {
 	env := newTestEnv(t, nil, func(c *sysuser.Config) {
 		c.RefreshAge = 150 * time.Millisecond

@@ -58,7 +58,7 @@ func (t *Tenant) ContextIdentifier() string { return t.st.Load().id }
 // fresh, exchanging the system user token only when needed.
 //
 //   - A ticket younger than Config.RefreshAge is returned as it is, without
-//     locks, clock reads or allocation.
+//     locks or allocation: one read of the clock checks its age.
 //   - An older one, still within Config.TicketLifetime, is returned while
 //     one exchange renews it in the background.
 //   - With no usable ticket, callers wait for one shared exchange; each
@@ -68,8 +68,11 @@ func (t *Tenant) ContextIdentifier() string { return t.st.Load().id }
 //   - After a failure, callers get that error, without a new exchange, until
 //     a backoff passes (with jitter; 30 s after a refusal).
 //
-// No ticket is ever returned past its TicketLifetime. The result is shared
-// by all callers: treat it as read-only.
+// No call returns a ticket past its TicketLifetime (with SlidingExpiry, idle
+// for its TicketLifetime) by the wall clock when the call is made, also
+// after the process was stopped and continued or the machine suspended:
+// the timers that renew tickets fire late then, so every call reads the
+// clock. The result is shared by all callers: treat it as read-only.
 func (t *Tenant) Ticket(ctx context.Context) (*SystemUserResult, error) {
 	if e := t.st.Load().cur.Load(); e != nil && e.fresh.Load() && e.serves(t.c, time.Now().UnixNano()) {
 		if t.c.sliding && !e.used.Load() {
