@@ -59,7 +59,7 @@ func TestTicketAfterFreeze(t *testing.T) {
 		return
 	}
 	if testing.Short() {
-		t.Skip("starts a child process and freezes it for a second")
+		t.Skip("starts two child processes and stops each four times, about 4 s")
 	}
 	for _, mode := range []string{"hourly", "sliding"} {
 		t.Run(mode, func(t *testing.T) {
