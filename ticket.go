@@ -264,6 +264,12 @@ func (c *Client) await(ctx context.Context, st *tenantState, systemUserToken str
 		if f != nil {
 			select {
 			case <-f.done:
+				if f.err == nil && f.res != nil && reached(c.now(), f.res.ReceivedAt.Add(c.lifetime)) {
+					// The exchange finished before the process was
+					// stopped or the machine suspended, and its ticket
+					// is past its lifetime now: look again.
+					continue
+				}
 				return f.res, f.err
 			case <-ctx.Done():
 				return nil, fmt.Errorf("sysuser: waiting for a ticket for %s: %w", st.id, ctx.Err())

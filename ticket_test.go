@@ -215,6 +215,34 @@ func TestTicketNeverPastHardLifetime(t *testing.T) {
 	}
 }
 
+// TestTicketNotPastLifetimeWhenStoppedAfterExchange stops time between the
+// end of an exchange and the moment its waiting caller runs, as a process
+// stopped (SIGSTOP) or a machine suspended there does: the caller must not
+// get the ticket, now past its lifetime, but a new one.
+func TestTicketNotPastLifetimeWhenStoppedAfterExchange(t *testing.T) {
+	clock := newFakeClock()
+	const lifetime = 2 * time.Hour
+	var once sync.Once
+	env := newTestEnv(t, clock.Now, func(c *sysuser.Config) {
+		c.RefreshAge, c.TicketLifetime = time.Hour, lifetime
+		c.Observer = &sysuser.Observer{NewTicket: func(context.Context, sysuser.Event) {
+			// Runs on the exchange's goroutine after the ticket is
+			// installed and before the waiting caller is woken.
+			once.Do(func() { clock.Advance(lifetime) })
+		}}
+	})
+	res, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := clock.Now().Sub(res.ReceivedAt); age >= lifetime {
+		t.Fatalf("got a ticket %v old, past its lifetime of %v", age, lifetime)
+	}
+	if n := env.fake.Exchanges(testTenant); n != 2 {
+		t.Fatalf("%d exchanges, want 2: the stale one and its replacement", n)
+	}
+}
+
 func TestTicketCancelledCallerDoesNotFailOthers(t *testing.T) {
 	clock := newFakeClock()
 	env, g := gatedEnv(t, clock, nil)
