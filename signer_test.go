@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -146,22 +145,5 @@ func TestSignerPrintsNoKeyMaterial(t *testing.T) {
 	}
 	for _, out := range outputs {
 		assertNoKeyMaterial(t, out, key)
-	}
-}
-
-// assertNoKeyMaterial fails if out holds any private component of key in
-// decimal, hex or base64.
-func assertNoKeyMaterial(t *testing.T, out string, key *rsa.PrivateKey) {
-	t.Helper()
-	for name, v := range map[string][]byte{"D": key.D.Bytes(), "P": key.Primes[0].Bytes(), "Q": key.Primes[1].Bytes()} {
-		for _, enc := range []string{
-			fmt.Sprint(new(big.Int).SetBytes(v))[:24],
-			fmt.Sprintf("%x", v)[:24],
-			base64.StdEncoding.EncodeToString(v)[:24],
-		} {
-			if strings.Contains(out, enc) {
-				t.Fatalf("output contains key component %s: %q", name, out)
-			}
-		}
 	}
 }

@@ -26,8 +26,6 @@ import (
 	"github.com/go-superoffice/sysuser/sysusertest"
 )
 
-var protocols = []sysuser.Protocol{sysuser.SOAP, sysuser.REST}
-
 func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 	clock := newFakeClock()
 	var results []*sysuser.SystemUserResult
@@ -212,15 +210,6 @@ func TestExchangeHTTPErrorsAndFaults(t *testing.T) {
 	}
 }
 
-func mustClient(t testing.TB, cfg sysuser.Config) *sysuser.Client {
-	t.Helper()
-	c, err := sysuser.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // TestHugeResponseIsCapped serves 64 MiB and checks that the client stops
 // early, in time and memory.
 func TestHugeResponseIsCapped(t *testing.T) {
@@ -258,15 +247,6 @@ func TestHugeResponseIsCapped(t *testing.T) {
 		}
 		mu.Unlock()
 	}
-}
-
-func mustSigner(t testing.TB) *sysuser.Signer {
-	t.Helper()
-	s, err := sysuser.NewSignerFromKey(appKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func TestExchangeHonoursContext(t *testing.T) {
@@ -315,24 +295,6 @@ func TestKeySetFetchHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, sysuser.ErrKeySetUnavailable) || errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatalf("err = %v, want DeadlineExceeded and ErrKeySetUnavailable, not ErrInvalidToken", err)
 	}
-}
-
-// forward relays r to root, for tests that put something between the client
-// and the fake.
-func forward(t testing.TB, w http.ResponseWriter, r *http.Request, root string) {
-	req, _ := http.NewRequestWithContext(r.Context(), r.Method, root+r.URL.RequestURI(), r.Body)
-	req.Header = r.Header.Clone()
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	io.Copy(w, resp.Body)
 }
 
 func TestTokenVerification(t *testing.T) {

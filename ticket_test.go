@@ -87,28 +87,6 @@ func gatedEnv(t *testing.T, clock *fakeClock, mutate func(*sysuser.Config)) (*te
 	return env, g
 }
 
-// eventually polls cond until it holds, for background work to land. It
-// waits for an event; it asserts nothing about how long that takes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func mustTicket(t *testing.T, c *sysuser.Client, tenant string) string {
-	t.Helper()
-	res, err := c.Tenant(tenant, testUserToken).Ticket(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Ticket
-}
-
 func TestTicketColdTenantOneExchangeForAThousandCallers(t *testing.T) {
 	clock := newFakeClock()
 	env, g := gatedEnv(t, clock, nil)
