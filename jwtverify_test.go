@@ -2,6 +2,13 @@ package sysuser_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/go-superoffice/sysuser"
+	"github.com/go-superoffice/sysuser/sysusertest"
 )
 
 // The real id_token SuperOffice's sod environment issued on 2022-04-07
@@ -135,5 +143,157 @@ func TestRealSODIDTokenChecks(t *testing.T) {
 	}
 	if _, err := other.Verify(ctx, realToken(t), realNonce); !errors.Is(err, jwt.ErrTokenInvalidAudience) {
 		t.Errorf("other client id: %v, want an audience failure", err)
+	}
+}
+
+func TestTokenVerification(t *testing.T) {
+	clock := newFakeClock()
+	forger, _ := rsa.GenerateKey(rand.Reader, 2048)
+	signWith := func(key *rsa.PrivateKey, alg jwt.SigningMethod, kid string, claims map[string]any) string {
+		tok := jwt.NewWithClaims(alg, jwt.MapClaims(claims))
+		tok.Header["kid"] = kid
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var env *testEnv
+	cases := []struct {
+		name  string
+		token func(c map[string]any) string
+		cause error
+		says  string
+	}{
+		{"valid", func(c map[string]any) string { return env.fake.Sign(c) }, nil, ""},
+		{"exp within leeway", func(c map[string]any) string {
+			c["exp"] = clock.Now().Add(-30 * time.Second).Unix()
+			return env.fake.Sign(c)
+		}, nil, ""},
+		{"forged with another key, same kid", func(c map[string]any) string { return signWith(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, jwt.ErrTokenSignatureInvalid, ""},
+		{"alg none", func(c map[string]any) string {
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(c)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+			return s
+		}, jwt.ErrTokenSignatureInvalid, "none"},
+		{"HS256 keyed with the public key", func(c map[string]any) string {
+			pub := x509.MarshalPKCS1PublicKey(&fakeSigningKey(t).PublicKey)
+			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(c))
+			tok.Header["kid"] = env.fake.KeyID()
+			s, _ := tok.SignedString(pub)
+			return s
+		}, jwt.ErrTokenSignatureInvalid, "HS256"},
+		{"RS512", func(c map[string]any) string {
+			return signWith(fakeSigningKey(t), jwt.SigningMethodRS512, env.fake.KeyID(), c)
+		}, jwt.ErrTokenSignatureInvalid, "RS512"},
+		{"PS256", func(c map[string]any) string {
+			return signWith(fakeSigningKey(t), jwt.SigningMethodPS256, env.fake.KeyID(), c)
+		}, jwt.ErrTokenSignatureInvalid, "PS256"},
+		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidIssuer, ""},
+		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
+		{"audience without serial", func(c map[string]any) string {
+			delete(c, "http://schemes.superoffice.net/identity/serial")
+			return env.fake.Sign(c)
+		}, nil, "serial"},
+		{"expired", func(c map[string]any) string {
+			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
+			return env.fake.Sign(c)
+		}, jwt.ErrTokenExpired, ""},
+		{"no exp", func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, jwt.ErrTokenRequiredClaimMissing, ""},
+		{"not valid yet", func(c map[string]any) string {
+			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
+			return env.fake.Sign(c)
+		}, jwt.ErrTokenNotValidYet, ""},
+		{"no ticket", func(c map[string]any) string {
+			delete(c, "http://schemes.superoffice.net/identity/ticket")
+			return env.fake.Sign(c)
+		}, nil, "ticket claim"},
+		{"other tenant", func(c map[string]any) string {
+			c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"
+			return env.fake.Sign(c)
+		}, nil, "Cust666"},
+		{"unknown kid", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, jwt.ErrTokenUnverifiable, "FFFF"},
+		{"not a JWT", func(c map[string]any) string { return "not-a-jwt" }, jwt.ErrTokenMalformed, ""},
+		{"tampered payload", func(c map[string]any) string {
+			good := env.fake.Sign(c)
+			parts := strings.Split(good, ".")
+			c["http://schemes.superoffice.net/identity/ticket"] = "7T:stolen"
+			payload, _ := json.Marshal(c)
+			return parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
+		}, jwt.ErrTokenSignatureInvalid, ""},
+	}
+	for _, p := range protocols {
+		env = newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
+		for _, c := range cases {
+			var lastTicket string
+			env.fake.SetTokenFunc(func(claims map[string]any) string {
+				lastTicket, _ = claims["http://schemes.superoffice.net/identity/ticket"].(string)
+				return c.token(claims)
+			})
+			res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
+			if c.name == "valid" || c.name == "exp within leeway" {
+				if err != nil || res.Ticket != lastTicket {
+					t.Errorf("%s %s: %v", p, c.name, err)
+				}
+				continue
+			}
+			if res != nil || !errors.Is(err, sysuser.ErrInvalidToken) {
+				t.Errorf("%s %s: got %v, %v; want ErrInvalidToken", p, c.name, res, err)
+				continue
+			}
+			if c.cause != nil && !errors.Is(err, c.cause) {
+				t.Errorf("%s %s: %v does not match %v", p, c.name, err, c.cause)
+			}
+			if !strings.Contains(err.Error(), c.says) {
+				t.Errorf("%s %s: %q does not say %q", p, c.name, err, c.says)
+			}
+			if lastTicket != "" && strings.Contains(err.Error(), lastTicket[3:]) {
+				t.Errorf("%s %s: error leaks the ticket", p, c.name)
+			}
+		}
+	}
+}
+
+func TestHMACConfusionNeedsNoSecret(t *testing.T) {
+	// Sanity check for the HS256 case above: the forged token is a valid
+	// HMAC under the public key bytes, so only the alg check stops it.
+	pub := x509.MarshalPKCS1PublicKey(&fakeSigningKey(t).PublicKey)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"a": 1})
+	s, _ := tok.SignedString(pub)
+	parts := strings.Split(s, ".")
+	m := hmac.New(sha256.New, pub)
+	m.Write([]byte(parts[0] + "." + parts[1]))
+	if base64.RawURLEncoding.EncodeToString(m.Sum(nil)) != parts[2] {
+		t.Fatal("forged token is not a valid HMAC")
+	}
+}
+
+// A login server whose clock is 3 minutes ahead issues tokens whose nbf is
+// in the client's future; SuperOffice's own clients allow 5 minutes of skew,
+// and so does the Client by default.
+func TestLoginServerClockAheadWithinFiveMinutes(t *testing.T) {
+	clientClock := newFakeClock()
+	for _, ahead := range []time.Duration{3 * time.Minute, 7 * time.Minute} {
+		serverClock := func() time.Time { return clientClock.Now().Add(ahead) }
+		signer, _ := sysuser.NewSignerFromKey(appKey(t))
+		fake, err := sysusertest.NewServer(sysusertest.Options{
+			ApplicationToken: testAppToken, PublicKey: signer.Public(), SigningKey: fakeSigningKey(t),
+			Clock: serverClock, MaxClockSkew: 10 * time.Minute,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fake.Close()
+		fake.AddTenant(testTenant, testUserToken)
+		client, err := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: testAppToken, Signer: signer, Clock: clientClock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.Exchange(context.Background(), testTenant, testUserToken)
+		switch {
+		case ahead < 5*time.Minute && err != nil:
+			t.Errorf("server %s ahead: %v", ahead, err)
+		case ahead > 5*time.Minute && !errors.Is(err, jwt.ErrTokenNotValidYet):
+			t.Errorf("server %s ahead: err = %v, want not valid yet", ahead, err)
+		}
 	}
 }
