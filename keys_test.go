@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"math/big"
 	"strings"
 	"testing"
@@ -129,4 +130,89 @@ func TestParsePrivateKeyRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyWithExponent makes an RSA key with public exponent e.
+func keyWithExponent(t *testing.T, bits, e int) *rsa.PrivateKey {
+	t.Helper()
+	E := big.NewInt(int64(e))
+	one := big.NewInt(1)
+	prime := func() *big.Int {
+		for {
+			p, err := rand.Prime(rand.Reader, bits/2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if new(big.Int).GCD(nil, nil, E, new(big.Int).Sub(p, one)).Cmp(one) == 0 {
+				return p
+			}
+		}
+	}
+	p, q := prime(), prime()
+	phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
+	k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: new(big.Int).Mul(p, q), E: e}, D: new(big.Int).ModInverse(E, phi), Primes: []*big.Int{p, q}}
+	k.Precompute()
+	if err := k.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Application keys: SuperOffice's own sample partner keys are 1024 bits
+// with e = 65537, so such a key is accepted with a warning; an exponent
+// other than 65537 is refused.
+func TestApplicationKeyPolicy(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	for _, c := range []struct {
+		name    string
+		key     *rsa.PrivateKey
+		refused bool
+		warned  bool
+	}{
+		{"1024 bits, e=65537", keyWithExponent(t, 1024, 65537), false, true},
+		{"2048 bits, e=3", keyWithExponent(t, 2048, 3), true, false},
+		{"2048 bits, e=65537", appKey(t), false, false},
+	} {
+		signer, err := sysuser.NewSignerFromKey(c.key)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var logs lockedBuffer
+		cfg := env.cfg
+		cfg.Signer = signer
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		_, err = sysuser.NewClient(cfg)
+		if c.refused != errors.Is(err, sysuser.ErrInvalidKey) {
+			t.Errorf("%s: NewClient: %v", c.name, err)
+		}
+		if c.warned != strings.Contains(logs.String(), "level=WARN") {
+			t.Errorf("%s: logged %q", c.name, logs.String())
+		}
+	}
+}
+
+// Keys that verify SuperOffice's tokens are RSA 2048 to 4096 bits with
+// e = 65537; others are refused, pinned or published.
+func TestVerificationKeyPolicy(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		key  *rsa.PrivateKey
+	}{
+		{"e=3", keyWithExponent(t, 2048, 3)},
+		{"e=2^31-1", keyWithExponent(t, 2048, 1<<31-1)},
+	} {
+		pemKey := publicPEM(t, &c.key.PublicKey)
+		if _, err := sysuser.ParsePublicKey(pemKey); !errors.Is(err, sysuser.ErrInvalidConfig) || !strings.Contains(err.Error(), "exponent") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+func publicPEM(t *testing.T, pub *rsa.PublicKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }

@@ -211,3 +211,36 @@ func TestRetriesTimeoutsWithinTheCallersContext(t *testing.T) {
 		t.Fatalf("err = %v after %d requests; want DeadlineExceeded and the 503", err, f2.requests())
 	}
 }
+
+// A body that stalls after the headers is not retried (the server may
+// have made a credentials record), and the exchange ends at its timeout.
+func TestStalledBodyIsNotRetried(t *testing.T) {
+	var attempts atomic.Int32
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "<s:Envelope")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	env := newTestEnv(t, nil, func(c *sysuser.Config) { c.ExchangeTimeout = 300 * time.Millisecond })
+	c := mustClient(t, withLogin(env.cfg, srv.URL+"/login"))
+	start := time.Now()
+	_, err := c.Exchange(context.Background(), testTenant, testUserToken) // no deadline of its own
+	if err == nil {
+		t.Fatal("a stalled answer succeeded")
+	}
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("%d attempts, want 1: a read that began is not retried", n)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Exchange returned after %s with ExchangeTimeout 300ms", d)
+	}
+}
