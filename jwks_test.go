@@ -152,20 +152,6 @@ func TestKeySetOutageIsNotAnInvalidToken(t *testing.T) {
 	}
 }
 
-// A token without ctx is refused: it could otherwise be taken for any
-// tenant.
-func TestTokenWithoutContextIsInvalid(t *testing.T) {
-	env := newTestEnv(t, nil, nil)
-	env.fake.SetTokenFunc(func(claims map[string]any) string {
-		delete(claims, "http://schemes.superoffice.net/identity/ctx")
-		return env.fake.Sign(claims)
-	})
-	_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
-	if !errors.Is(err, sysuser.ErrInvalidToken) {
-		t.Fatalf("err = %v, want ErrInvalidToken", err)
-	}
-}
-
 // TestKeySetFetchHonoursContext: the exchange answers, the JWKS hangs.
 func TestKeySetFetchHonoursContext(t *testing.T) {
 	release := make(chan struct{})
