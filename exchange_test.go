@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,42 +23,47 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 	var results []*sysuser.SystemUserResult
 	for _, p := range protocols {
 		for _, pinned := range []bool{false, true} {
-			env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
-			if pinned {
-				cfg := env.cfg
-				cfg.Certificate = env.fake.Certificate()
-				var err error
-				if env.client, err = sysuser.NewClient(cfg); err != nil {
-					t.Fatal(err)
+			t.Run(fmt.Sprintf("%s pinned=%v", p, pinned), func(t *testing.T) {
+				env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
+				if pinned {
+					cfg := env.cfg
+					cfg.Certificate = env.fake.Certificate()
+					var err error
+					if env.client, err = sysuser.NewClient(cfg); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
-			if err != nil {
-				t.Fatalf("%s (pinned %v): %v", p, pinned, err)
-			}
-			if !strings.HasPrefix(res.Ticket, "7T:") || len(res.Ticket) < 20 {
-				t.Errorf("%s: ticket %q", p, sysuser.RedactTicket(res.Ticket))
-			}
-			if res.WebAPIURL != env.fake.WebAPIURL(testTenant) || !strings.HasSuffix(res.WebAPIURL, "/Cust12345/api/") {
-				t.Errorf("%s: WebAPIURL %q", p, res.WebAPIURL)
-			}
-			if res.ContextIdentifier != testTenant || res.Serial == "" || res.AssociateID != "5" || res.NetServerURL == "" || res.Email == "" {
-				t.Errorf("%s: claims not filled: %v", p, res)
-			}
-			if !res.ExpiresAt.Equal(clock.Now().Add(5*time.Minute)) || !res.IssuedAt.Equal(clock.Now()) || !res.ReceivedAt.Equal(clock.Now()) {
-				t.Errorf("%s: times %v %v %v", p, res.IssuedAt, res.ExpiresAt, res.ReceivedAt)
-			}
-			if res.Claims["http://schemes.superoffice.net/identity/ticket"] != res.Ticket || strings.Count(res.Token, ".") != 2 {
-				t.Errorf("%s: raw token or claims missing", p)
-			}
-			if n := env.fake.Exchanges(testTenant); n != 1 {
-				t.Errorf("%s: fake saw %d exchanges, want 1", p, n)
-			}
-			if got, want := env.fake.JWKSRequests(), map[bool]int{false: 1, true: 0}[pinned]; got != want {
-				t.Errorf("%s pinned=%v: %d JWKS requests, want %d", p, pinned, got, want)
-			}
-			results = append(results, res)
+				res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
+				if err != nil {
+					t.Fatalf("%s (pinned %v): %v", p, pinned, err)
+				}
+				if !strings.HasPrefix(res.Ticket, "7T:") || len(res.Ticket) < 20 {
+					t.Errorf("%s: ticket %q", p, sysuser.RedactTicket(res.Ticket))
+				}
+				if res.WebAPIURL != env.fake.WebAPIURL(testTenant) || !strings.HasSuffix(res.WebAPIURL, "/Cust12345/api/") {
+					t.Errorf("%s: WebAPIURL %q", p, res.WebAPIURL)
+				}
+				if res.ContextIdentifier != testTenant || res.Serial == "" || res.AssociateID != "5" || res.NetServerURL == "" || res.Email == "" {
+					t.Errorf("%s: claims not filled: %v", p, res)
+				}
+				if !res.ExpiresAt.Equal(clock.Now().Add(5*time.Minute)) || !res.IssuedAt.Equal(clock.Now()) || !res.ReceivedAt.Equal(clock.Now()) {
+					t.Errorf("%s: times %v %v %v", p, res.IssuedAt, res.ExpiresAt, res.ReceivedAt)
+				}
+				if res.Claims["http://schemes.superoffice.net/identity/ticket"] != res.Ticket || strings.Count(res.Token, ".") != 2 {
+					t.Errorf("%s: raw token or claims missing", p)
+				}
+				if n := env.fake.Exchanges(testTenant); n != 1 {
+					t.Errorf("%s: fake saw %d exchanges, want 1", p, n)
+				}
+				if got, want := env.fake.JWKSRequests(), map[bool]int{false: 1, true: 0}[pinned]; got != want {
+					t.Errorf("%s pinned=%v: %d JWKS requests, want %d", p, pinned, got, want)
+				}
+				results = append(results, res)
+			})
 		}
+	}
+	if t.Failed() {
+		return
 	}
 	for _, r := range results[1:] {
 		if r.WebAPIURL[strings.Index(r.WebAPIURL, "/Cust"):] != results[0].WebAPIURL[strings.Index(results[0].WebAPIURL, "/Cust"):] ||
@@ -101,37 +107,39 @@ func TestExchangeRefusals(t *testing.T) {
 				cfg                 func(*sysuser.Config)
 				want                string
 			}{
-				{"wrong application token", testTenant, testUserToken, func(c *sysuser.Config) { c.ApplicationToken = "wrong" }, sysusertest.MsgInvalidApplicationToken},
-				{"wrong key", testTenant, testUserToken, func(c *sysuser.Config) { c.Signer = otherSigner }, sysusertest.MsgInvalidSignature},
-				{"clock 10 minutes fast", testTenant, testUserToken, func(c *sysuser.Config) {
+				{name: "wrong application token", tenant: testTenant, token: testUserToken, cfg: func(c *sysuser.Config) { c.ApplicationToken = "wrong" }, want: sysusertest.MsgInvalidApplicationToken},
+				{name: "wrong key", tenant: testTenant, token: testUserToken, cfg: func(c *sysuser.Config) { c.Signer = otherSigner }, want: sysusertest.MsgInvalidSignature},
+				{name: "clock 10 minutes fast", tenant: testTenant, token: testUserToken, cfg: func(c *sysuser.Config) {
 					c.Clock = func() time.Time { return clock.Now().Add(10 * time.Minute) }
-				}, sysusertest.MsgInvalidTimestamp},
-				{"unknown tenant", "Cust404", testUserToken, nil, sysusertest.MsgUnknownSystemUserToken},
-				{"wrong system user token", testTenant, "not-the-token", nil, sysusertest.MsgUnknownSystemUserToken},
-				{"tenant refuses", "Cust999", "refused-token", nil, "The application is no longer approved (Revoked)"},
+				}, want: sysusertest.MsgInvalidTimestamp},
+				{name: "unknown tenant", tenant: "Cust404", token: testUserToken, want: sysusertest.MsgUnknownSystemUserToken},
+				{name: "wrong system user token", tenant: testTenant, token: "not-the-token", want: sysusertest.MsgUnknownSystemUserToken},
+				{name: "tenant refuses", tenant: "Cust999", token: "refused-token", want: "The application is no longer approved (Revoked)"},
 			}
 			for _, c := range cases {
-				cfg := env.cfg
-				if c.cfg != nil {
-					c.cfg(&cfg)
-				}
-				client, err := sysuser.NewClient(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_, err = client.Exchange(context.Background(), c.tenant, c.token)
-				var ae *sysuser.AuthenticationError
-				if !errors.As(err, &ae) || ae.Message != c.want || ae.ContextIdentifier != c.tenant {
-					t.Errorf("%s: err = %v, want AuthenticationError %q", c.name, err, c.want)
-					continue
-				}
-				var he *sysuser.HTTPError
-				if errors.Is(err, sysuser.ErrInvalidToken) || errors.As(err, &he) {
-					t.Errorf("%s: refusal also matches another error kind: %v", c.name, err)
-				}
-				if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), cfg.ApplicationToken) {
-					t.Errorf("%s: message %q", c.name, err)
-				}
+				t.Run(c.name, func(t *testing.T) {
+					cfg := env.cfg
+					if c.cfg != nil {
+						c.cfg(&cfg)
+					}
+					client, err := sysuser.NewClient(cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, err = client.Exchange(context.Background(), c.tenant, c.token)
+					var ae *sysuser.AuthenticationError
+					if !errors.As(err, &ae) || ae.Message != c.want || ae.ContextIdentifier != c.tenant {
+						t.Errorf("err = %v, want AuthenticationError %q", err, c.want)
+						return
+					}
+					var he *sysuser.HTTPError
+					if errors.Is(err, sysuser.ErrInvalidToken) || errors.As(err, &he) {
+						t.Errorf("refusal also matches another error kind: %v", err)
+					}
+					if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), cfg.ApplicationToken) {
+						t.Errorf("message %q", err)
+					}
+				})
 			}
 		})
 	}
@@ -139,17 +147,19 @@ func TestExchangeRefusals(t *testing.T) {
 
 func TestExchangeHTTPErrorsAndFaults(t *testing.T) {
 	for _, p := range protocols {
-		env := newTestEnv(t, nil, func(c *sysuser.Config) { c.Protocol = p })
-		env.fake.SetUnavailable(http.StatusServiceUnavailable)
-		_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
-		var he *sysuser.HTTPError
-		if !errors.As(err, &he) || he.StatusCode != 503 || !strings.Contains(err.Error(), "503") || !bytes.Contains(he.Body, []byte("<html>")) {
-			t.Fatalf("%s: err = %v, want HTTPError 503", p, err)
-		}
-		var ae *sysuser.AuthenticationError
-		if errors.As(err, &ae) || errors.Is(err, sysuser.ErrInvalidToken) {
-			t.Fatalf("%s: HTTP error matches another kind", p)
-		}
+		t.Run(p.String(), func(t *testing.T) {
+			env := newTestEnv(t, nil, func(c *sysuser.Config) { c.Protocol = p })
+			env.fake.SetUnavailable(http.StatusServiceUnavailable)
+			_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
+			var he *sysuser.HTTPError
+			if !errors.As(err, &he) || he.StatusCode != 503 || !strings.Contains(err.Error(), "503") || !bytes.Contains(he.Body, []byte("<html>")) {
+				t.Fatalf("%s: err = %v, want HTTPError 503", p, err)
+			}
+			var ae *sysuser.AuthenticationError
+			if errors.As(err, &ae) || errors.Is(err, sysuser.ErrInvalidToken) {
+				t.Fatalf("%s: HTTP error matches another kind", p)
+			}
+		})
 	}
 
 	fault := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="urn:x">a:InternalServiceFault</faultcode><faultstring xml:lang="en-US">The server was unable to process the request</faultstring></s:Fault></s:Body></s:Envelope>`
@@ -182,23 +192,32 @@ func TestExchangeHonoursContext(t *testing.T) {
 	defer hang.Close()
 	defer close(release) // runs before the servers close
 	for _, p := range protocols {
-		c := mustClient(t, sysuser.Config{LoginURL: hang.URL, ApplicationToken: testAppToken, Signer: mustSigner(t), Protocol: p})
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		_, err := c.Exchange(ctx, testTenant, testUserToken)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("%s: err = %v, want DeadlineExceeded", p, err)
-		}
+		t.Run(p.String(), func(t *testing.T) {
+			c := mustClient(t, sysuser.Config{LoginURL: hang.URL, ApplicationToken: testAppToken, Signer: mustSigner(t), Protocol: p})
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_, err := c.Exchange(ctx, testTenant, testUserToken)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s: err = %v, want DeadlineExceeded", p, err)
+			}
+		})
 	}
 
 }
 
 func TestExchangeRefusesBadArguments(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
-	for _, c := range [][2]string{{"", testTenant}, {testUserToken, ""}, {testUserToken, "Cust 1"}, {testUserToken, "Cust\n1"}} {
-		if _, err := env.client.Exchange(context.Background(), c[1], c[0]); !errors.Is(err, sysuser.ErrInvalidArgument) {
-			t.Errorf("%q: %v", c, err)
-		}
+	for _, c := range []struct{ name, tenant, token string }{
+		{name: "empty token", tenant: testTenant, token: ""},
+		{name: "empty tenant", tenant: "", token: testUserToken},
+		{name: "space in tenant", tenant: "Cust 1", token: testUserToken},
+		{name: "line break in tenant", tenant: "Cust\n1", token: testUserToken},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := env.client.Exchange(context.Background(), c.tenant, c.token); !errors.Is(err, sysuser.ErrInvalidArgument) {
+				t.Errorf("%q, %q: %v", c.tenant, c.token, err)
+			}
+		})
 	}
 	if n := env.fake.Exchanges(testTenant); n != 0 {
 		t.Fatalf("bad arguments reached the server %d times", n)

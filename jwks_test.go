@@ -111,17 +111,19 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 		t.Fatalf("the good key in a mixed set: %v", err)
 	}
 	for kid, key := range map[string]*rsa.PrivateKey{"SMALL": small, "EC1": small, "BROKEN": small, "ENC": fakeSigningKey(t)} {
-		env.fake.SetTokenFunc(func(claims map[string]any) string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
-			tok.Header["kid"] = kid
-			s, _ := tok.SignedString(key)
-			return s
+		t.Run(kid, func(t *testing.T) {
+			env.fake.SetTokenFunc(func(claims map[string]any) string {
+				tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
+				tok.Header["kid"] = kid
+				s, _ := tok.SignedString(key)
+				return s
+			})
+			_, err := c.Exchange(context.Background(), testTenant, testUserToken)
+			want := map[string]string{"SMALL": "1024 bits", "EC1": "not RSA", "BROKEN": "base64url", "ENC": "not sig"}[kid]
+			if !errors.Is(err, sysuser.ErrInvalidToken) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want ErrInvalidToken saying %q", kid, err, want)
+			}
 		})
-		_, err := c.Exchange(context.Background(), testTenant, testUserToken)
-		want := map[string]string{"SMALL": "1024 bits", "EC1": "not RSA", "BROKEN": "base64url", "ENC": "not sig"}[kid]
-		if !errors.Is(err, sysuser.ErrInvalidToken) || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want ErrInvalidToken saying %q", kid, err, want)
-		}
 	}
 
 	// A set with no usable key at all is an error of its own.
@@ -189,19 +191,23 @@ func TestPinnedCertificate(t *testing.T) {
 		t.Fatal("a pinned certificate still fetched the key set")
 	}
 	for _, name := range []string{"SuperOfficeFederatedLogin-sod.crt", "SuperOfficeFederatedLogin-stage.crt"} {
-		pub, err := sysuser.ParsePublicKey(readTestdata(t, name))
-		if err != nil || pub.N.BitLen() != 2048 {
-			t.Fatalf("%s: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			pub, err := sysuser.ParsePublicKey(readTestdata(t, name))
+			if err != nil || pub.N.BitLen() != 2048 {
+				t.Fatalf("%s: %v", name, err)
+			}
+		})
 	}
 	pubPEM := readTestdata(t, "key-public.pem")
 	if _, err := sysuser.ParsePublicKey(pubPEM); err != nil {
 		t.Fatalf("PEM public key: %v", err)
 	}
 	for name, bad := range map[string][]byte{"private key": readTestdata(t, "key-pkcs1.pem"), "garbage": []byte("hello"), "EC": readTestdata(t, "ec.pem")} {
-		if _, err := sysuser.ParsePublicKey(bad); !errors.Is(err, sysuser.ErrInvalidConfig) {
-			t.Errorf("%s: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := sysuser.ParsePublicKey(bad); !errors.Is(err, sysuser.ErrInvalidConfig) {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
 	}
 }
 

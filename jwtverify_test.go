@@ -63,19 +63,21 @@ func TestRealSODIDToken(t *testing.T) {
 		t.Fatalf("SuperOffice's own id_token did not verify: %v", err)
 	}
 	for _, c := range []struct{ name, got, want string }{
-		{"ctx", a.ContextIdentifier, "Cust26759"},
-		{"serial", a.Serial, "1801550193"},
-		{"email", a.Email, "tony@superoffice.com"},
-		{"upn", a.UPN, "tony@superoffice.com"},
-		{"netserver_url", a.NetServerURL, "https://sod.superoffice.com/Cust26759/Remote/Services88/"},
-		{"associateid", a.AssociateID, "5"},
-		{"identityprovider", a.IdentityProvider, "central-superid"},
-		{"company_name", a.CompanyName, "Tonys Developer Network"},
-		{"sub", a.Subject, "tony@superoffice.com"},
+		{name: "ctx", got: a.ContextIdentifier, want: "Cust26759"},
+		{name: "serial", got: a.Serial, want: "1801550193"},
+		{name: "email", got: a.Email, want: "tony@superoffice.com"},
+		{name: "upn", got: a.UPN, want: "tony@superoffice.com"},
+		{name: "netserver_url", got: a.NetServerURL, want: "https://sod.superoffice.com/Cust26759/Remote/Services88/"},
+		{name: "associateid", got: a.AssociateID, want: "5"},
+		{name: "identityprovider", got: a.IdentityProvider, want: "central-superid"},
+		{name: "company_name", got: a.CompanyName, want: "Tonys Developer Network"},
+		{name: "sub", got: a.Subject, want: "tony@superoffice.com"},
 	} {
-		if c.got != c.want {
-			t.Errorf("%s claim read as %q, want %q", c.name, c.got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if c.got != c.want {
+				t.Errorf("%s claim read as %q, want %q", c.name, c.got, c.want)
+			}
+		})
 	}
 	if !a.IsAdministrator {
 		t.Error(`is_administrator "True" was not read as true`)
@@ -165,91 +167,95 @@ func TestTokenVerification(t *testing.T) {
 		cause error
 		says  string
 	}{
-		{"valid", func(c map[string]any) string { return env.fake.Sign(c) }, nil, ""},
-		{"exp within leeway", func(c map[string]any) string {
+		{name: "valid", token: func(c map[string]any) string { return env.fake.Sign(c) }},
+		{name: "exp within leeway", token: func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-30 * time.Second).Unix()
 			return env.fake.Sign(c)
-		}, nil, ""},
-		{"forged with another key, same kid", func(c map[string]any) string { return signWith(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, jwt.ErrTokenSignatureInvalid, ""},
-		{"alg none", func(c map[string]any) string {
+		}},
+		{name: "forged with another key, same kid", token: func(c map[string]any) string { return signWith(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, cause: jwt.ErrTokenSignatureInvalid},
+		{name: "alg none", token: func(c map[string]any) string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(c)).SignedString(jwt.UnsafeAllowNoneSignatureType)
 			return s
-		}, jwt.ErrTokenSignatureInvalid, "none"},
-		{"HS256 keyed with the public key", func(c map[string]any) string {
+		}, cause: jwt.ErrTokenSignatureInvalid, says: "none"},
+		{name: "HS256 keyed with the public key", token: func(c map[string]any) string {
 			pub := x509.MarshalPKCS1PublicKey(&fakeSigningKey(t).PublicKey)
 			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(c))
 			tok.Header["kid"] = env.fake.KeyID()
 			s, _ := tok.SignedString(pub)
 			return s
-		}, jwt.ErrTokenSignatureInvalid, "HS256"},
-		{"RS512", func(c map[string]any) string {
+		}, cause: jwt.ErrTokenSignatureInvalid, says: "HS256"},
+		{name: "RS512", token: func(c map[string]any) string {
 			return signWith(fakeSigningKey(t), jwt.SigningMethodRS512, env.fake.KeyID(), c)
-		}, jwt.ErrTokenSignatureInvalid, "RS512"},
-		{"PS256", func(c map[string]any) string {
+		}, cause: jwt.ErrTokenSignatureInvalid, says: "RS512"},
+		{name: "PS256", token: func(c map[string]any) string {
 			return signWith(fakeSigningKey(t), jwt.SigningMethodPS256, env.fake.KeyID(), c)
-		}, jwt.ErrTokenSignatureInvalid, "PS256"},
-		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidIssuer, ""},
-		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
-		{"audience without serial", func(c map[string]any) string {
+		}, cause: jwt.ErrTokenSignatureInvalid, says: "PS256"},
+		{name: "wrong issuer", token: func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, cause: jwt.ErrTokenInvalidIssuer},
+		{name: "wrong audience", token: func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, cause: jwt.ErrTokenInvalidAudience},
+		{name: "audience without serial", token: func(c map[string]any) string {
 			delete(c, "http://schemes.superoffice.net/identity/serial")
 			return env.fake.Sign(c)
-		}, nil, "serial"},
-		{"expired", func(c map[string]any) string {
+		}, says: "serial"},
+		{name: "expired", token: func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
 			return env.fake.Sign(c)
-		}, jwt.ErrTokenExpired, ""},
-		{"no exp", func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, jwt.ErrTokenRequiredClaimMissing, ""},
-		{"not valid yet", func(c map[string]any) string {
+		}, cause: jwt.ErrTokenExpired},
+		{name: "no exp", token: func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, cause: jwt.ErrTokenRequiredClaimMissing},
+		{name: "not valid yet", token: func(c map[string]any) string {
 			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
 			return env.fake.Sign(c)
-		}, jwt.ErrTokenNotValidYet, ""},
-		{"no ticket", func(c map[string]any) string {
+		}, cause: jwt.ErrTokenNotValidYet},
+		{name: "no ticket", token: func(c map[string]any) string {
 			delete(c, "http://schemes.superoffice.net/identity/ticket")
 			return env.fake.Sign(c)
-		}, nil, "ticket claim"},
-		{"other tenant", func(c map[string]any) string {
+		}, says: "ticket claim"},
+		{name: "other tenant", token: func(c map[string]any) string {
 			c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"
 			return env.fake.Sign(c)
-		}, nil, "Cust666"},
-		{"unknown kid", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, jwt.ErrTokenUnverifiable, "FFFF"},
-		{"not a JWT", func(c map[string]any) string { return "not-a-jwt" }, jwt.ErrTokenMalformed, ""},
-		{"tampered payload", func(c map[string]any) string {
+		}, says: "Cust666"},
+		{name: "unknown kid", token: func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, cause: jwt.ErrTokenUnverifiable, says: "FFFF"},
+		{name: "not a JWT", token: func(c map[string]any) string { return "not-a-jwt" }, cause: jwt.ErrTokenMalformed},
+		{name: "tampered payload", token: func(c map[string]any) string {
 			good := env.fake.Sign(c)
 			parts := strings.Split(good, ".")
 			c["http://schemes.superoffice.net/identity/ticket"] = "7T:stolen"
 			payload, _ := json.Marshal(c)
 			return parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
-		}, jwt.ErrTokenSignatureInvalid, ""},
+		}, cause: jwt.ErrTokenSignatureInvalid},
 	}
 	for _, p := range protocols {
-		env = newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
-		for _, c := range cases {
-			var lastTicket string
-			env.fake.SetTokenFunc(func(claims map[string]any) string {
-				lastTicket, _ = claims["http://schemes.superoffice.net/identity/ticket"].(string)
-				return c.token(claims)
-			})
-			res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
-			if c.name == "valid" || c.name == "exp within leeway" {
-				if err != nil || res.Ticket != lastTicket {
-					t.Errorf("%s %s: %v", p, c.name, err)
-				}
-				continue
+		t.Run(p.String(), func(t *testing.T) {
+			env = newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					var lastTicket string
+					env.fake.SetTokenFunc(func(claims map[string]any) string {
+						lastTicket, _ = claims["http://schemes.superoffice.net/identity/ticket"].(string)
+						return c.token(claims)
+					})
+					res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
+					if c.name == "valid" || c.name == "exp within leeway" {
+						if err != nil || res.Ticket != lastTicket {
+							t.Errorf("%v", err)
+						}
+						return
+					}
+					if res != nil || !errors.Is(err, sysuser.ErrInvalidToken) {
+						t.Errorf("got %v, %v; want ErrInvalidToken", res, err)
+						return
+					}
+					if c.cause != nil && !errors.Is(err, c.cause) {
+						t.Errorf("%v does not match %v", err, c.cause)
+					}
+					if !strings.Contains(err.Error(), c.says) {
+						t.Errorf("%q does not say %q", err, c.says)
+					}
+					if lastTicket != "" && strings.Contains(err.Error(), lastTicket[3:]) {
+						t.Errorf("error leaks the ticket")
+					}
+				})
 			}
-			if res != nil || !errors.Is(err, sysuser.ErrInvalidToken) {
-				t.Errorf("%s %s: got %v, %v; want ErrInvalidToken", p, c.name, res, err)
-				continue
-			}
-			if c.cause != nil && !errors.Is(err, c.cause) {
-				t.Errorf("%s %s: %v does not match %v", p, c.name, err, c.cause)
-			}
-			if !strings.Contains(err.Error(), c.says) {
-				t.Errorf("%s %s: %q does not say %q", p, c.name, err, c.says)
-			}
-			if lastTicket != "" && strings.Contains(err.Error(), lastTicket[3:]) {
-				t.Errorf("%s %s: error leaks the ticket", p, c.name)
-			}
-		}
+		})
 	}
 }
 

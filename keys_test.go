@@ -59,17 +59,18 @@ func TestParsePrivateKeyFormats(t *testing.T) {
 		t.Fatal("testdata/key.xml lost its BOM, declaration or split base64")
 	}
 	for name, data := range cases {
-		key, err := sysuser.ParsePrivateKey(data)
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if !key.Equal(want) {
-			t.Errorf("%s: parsed a different key", name)
-		}
-		if key.Precomputed.Dp == nil {
-			t.Errorf("%s: key not precomputed", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			key, err := sysuser.ParsePrivateKey(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !key.Equal(want) {
+				t.Errorf("parsed a different key")
+			}
+			if key.Precomputed.Dp == nil {
+				t.Errorf("key not precomputed")
+			}
+		})
 	}
 }
 
@@ -90,26 +91,26 @@ func TestParsePrivateKeyRefusals(t *testing.T) {
 		encrypted bool
 		says      string
 	}{
-		{"empty", nil, false, "empty"},
-		{"white space", []byte(" \r\n\t"), false, "empty"},
-		{"not a key", []byte("hello, world"), false, "neither PEM nor .NET XML"},
-		{"P·Q ≠ Modulus", dotnetXML(key, map[string]string{"Modulus": b64(other.N)}), false, "inconsistent"},
-		{"D from another key", dotnetXML(key, map[string]string{"D": b64(other.D)}), false, "inconsistent"},
-		{"DP does not match", dotnetXML(key, map[string]string{"DP": b64(big.NewInt(12345))}), false, "DP, DQ or InverseQ"},
-		{"public-only XML", dotnetXML(key, map[string]string{"P": "-", "Q": "-", "DP": "-", "DQ": "-", "InverseQ": "-", "D": "-"}), false, "public key only"},
-		{"XML missing Q", dotnetXML(key, map[string]string{"Q": "-"}), false, "Q is missing"},
-		{"XML bad base64", dotnetXML(key, map[string]string{"P": "not*base64"}), false, "not valid base64"},
-		{"XML wrong root", []byte("<KeyValue><Modulus>AQAB</Modulus></KeyValue>"), false, "not an RSAKeyValue"},
-		{"XML truncated", dotnetXML(key, nil)[:300], false, "malformed or truncated"},
-		{"PEM truncated", pkcs1[:len(pkcs1)/2], false, "truncated or malformed"},
-		{"PEM body corrupted", []byte(strings.Replace(string(pkcs1), "\n", "\nAAAA", 5)), false, ""},
-		{"public key PEM", readTestdata(t, "key-public.pem"), false, "not a private key"},
-		{"certificate", readTestdata(t, "SuperOfficeFederatedLogin-sod.crt"), false, "not a private key"},
-		{"EC key PEM", readTestdata(t, "ec.pem"), false, "not an RSA private key"},
-		{"EC key PKCS#8", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecPKCS8}), false, "not RSA"},
-		{"encrypted PKCS#1", readTestdata(t, "key-encrypted-pkcs1.pem"), true, "password-protected"},
-		{"encrypted PKCS#8", readTestdata(t, "key-encrypted-pkcs8.pem"), true, "password-protected"},
-		{"too large", make([]byte, 1<<20), false, "more than any RSA key needs"},
+		{name: "empty", says: "empty"},
+		{name: "white space", data: []byte(" \r\n\t"), says: "empty"},
+		{name: "not a key", data: []byte("hello, world"), says: "neither PEM nor .NET XML"},
+		{name: "P·Q ≠ Modulus", data: dotnetXML(key, map[string]string{"Modulus": b64(other.N)}), says: "inconsistent"},
+		{name: "D from another key", data: dotnetXML(key, map[string]string{"D": b64(other.D)}), says: "inconsistent"},
+		{name: "DP does not match", data: dotnetXML(key, map[string]string{"DP": b64(big.NewInt(12345))}), says: "DP, DQ or InverseQ"},
+		{name: "public-only XML", data: dotnetXML(key, map[string]string{"P": "-", "Q": "-", "DP": "-", "DQ": "-", "InverseQ": "-", "D": "-"}), says: "public key only"},
+		{name: "XML missing Q", data: dotnetXML(key, map[string]string{"Q": "-"}), says: "Q is missing"},
+		{name: "XML bad base64", data: dotnetXML(key, map[string]string{"P": "not*base64"}), says: "not valid base64"},
+		{name: "XML wrong root", data: []byte("<KeyValue><Modulus>AQAB</Modulus></KeyValue>"), says: "not an RSAKeyValue"},
+		{name: "XML truncated", data: dotnetXML(key, nil)[:300], says: "malformed or truncated"},
+		{name: "PEM truncated", data: pkcs1[:len(pkcs1)/2], says: "truncated or malformed"},
+		{name: "PEM body corrupted", data: []byte(strings.Replace(string(pkcs1), "\n", "\nAAAA", 5)), says: ""},
+		{name: "public key PEM", data: readTestdata(t, "key-public.pem"), says: "not a private key"},
+		{name: "certificate", data: readTestdata(t, "SuperOfficeFederatedLogin-sod.crt"), says: "not a private key"},
+		{name: "EC key PEM", data: readTestdata(t, "ec.pem"), says: "not an RSA private key"},
+		{name: "EC key PKCS#8", data: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecPKCS8}), says: "not RSA"},
+		{name: "encrypted PKCS#1", data: readTestdata(t, "key-encrypted-pkcs1.pem"), encrypted: true, says: "password-protected"},
+		{name: "encrypted PKCS#8", data: readTestdata(t, "key-encrypted-pkcs8.pem"), encrypted: true, says: "password-protected"},
+		{name: "too large", data: make([]byte, 1<<20), says: "more than any RSA key needs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -169,25 +170,27 @@ func TestApplicationKeyPolicy(t *testing.T) {
 		refused bool
 		warned  bool
 	}{
-		{"1024 bits, e=65537", keyWithExponent(t, 1024, 65537), false, true},
-		{"2048 bits, e=3", keyWithExponent(t, 2048, 3), true, false},
-		{"2048 bits, e=65537", appKey(t), false, false},
+		{name: "1024 bits, e=65537", key: keyWithExponent(t, 1024, 65537), refused: false, warned: true},
+		{name: "2048 bits, e=3", key: keyWithExponent(t, 2048, 3), refused: true, warned: false},
+		{name: "2048 bits, e=65537", key: appKey(t), refused: false, warned: false},
 	} {
-		signer, err := sysuser.NewSignerFromKey(c.key)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var logs lockedBuffer
-		cfg := env.cfg
-		cfg.Signer = signer
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		_, err = sysuser.NewClient(cfg)
-		if c.refused != errors.Is(err, sysuser.ErrInvalidKey) {
-			t.Errorf("%s: NewClient: %v", c.name, err)
-		}
-		if c.warned != strings.Contains(logs.String(), "level=WARN") {
-			t.Errorf("%s: logged %q", c.name, logs.String())
-		}
+		t.Run(c.name, func(t *testing.T) {
+			signer, err := sysuser.NewSignerFromKey(c.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs lockedBuffer
+			cfg := env.cfg
+			cfg.Signer = signer
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			_, err = sysuser.NewClient(cfg)
+			if c.refused != errors.Is(err, sysuser.ErrInvalidKey) {
+				t.Errorf("NewClient: %v", err)
+			}
+			if c.warned != strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("logged %q", logs.String())
+			}
+		})
 	}
 }
 
@@ -198,13 +201,15 @@ func TestVerificationKeyPolicy(t *testing.T) {
 		name string
 		key  *rsa.PrivateKey
 	}{
-		{"e=3", keyWithExponent(t, 2048, 3)},
-		{"e=2^31-1", keyWithExponent(t, 2048, 1<<31-1)},
+		{name: "e=3", key: keyWithExponent(t, 2048, 3)},
+		{name: "e=2^31-1", key: keyWithExponent(t, 2048, 1<<31-1)},
 	} {
-		pemKey := publicPEM(t, &c.key.PublicKey)
-		if _, err := sysuser.ParsePublicKey(pemKey); !errors.Is(err, sysuser.ErrInvalidConfig) || !strings.Contains(err.Error(), "exponent") {
-			t.Errorf("%s: %v", c.name, err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			pemKey := publicPEM(t, &c.key.PublicKey)
+			if _, err := sysuser.ParsePublicKey(pemKey); !errors.Is(err, sysuser.ErrInvalidConfig) || !strings.Contains(err.Error(), "exponent") {
+				t.Errorf("%v", err)
+			}
+		})
 	}
 }
 

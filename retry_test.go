@@ -68,17 +68,17 @@ func TestRetriesTransientFailures(t *testing.T) {
 		ok       bool
 		status   int
 	}{
-		{"503 then success", []func(http.ResponseWriter){status(503), status(503)}, 3, true, 0},
-		{"502 and 504", []func(http.ResponseWriter){status(502), status(504)}, 3, true, 0},
-		{"three 503s exhaust the attempts", []func(http.ResponseWriter){status(503), status(503), status(503)}, 3, false, 503},
-		{"429 with a short Retry-After", []func(http.ResponseWriter){status(429, "Retry-After", "0")}, 2, true, 0},
-		{"429 with a long Retry-After is not waited out", []func(http.ResponseWriter){status(429, "Retry-After", "120")}, 1, false, 429},
-		{"429 with a Retry-After that overflows a Duration is not waited out", []func(http.ResponseWriter){status(429, "Retry-After", "9223372037")}, 1, false, 429},
-		{"503 with a Retry-After beyond int64 is not waited out", []func(http.ResponseWriter){status(503, "Retry-After", "99999999999999999999")}, 1, false, 503},
-		{"503 with a Retry-After date in year 9999 is not waited out", []func(http.ResponseWriter){status(503, "Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")}, 1, false, 503},
-		{"500 is final", []func(http.ResponseWriter){status(500)}, 1, false, 500},
-		{"400 is final", []func(http.ResponseWriter){status(400)}, 1, false, 400},
-		{"401 is final", []func(http.ResponseWriter){status(401)}, 1, false, 401},
+		{name: "503 then success", faults: []func(http.ResponseWriter){status(503), status(503)}, requests: 3, ok: true},
+		{name: "502 and 504", faults: []func(http.ResponseWriter){status(502), status(504)}, requests: 3, ok: true},
+		{name: "three 503s exhaust the attempts", faults: []func(http.ResponseWriter){status(503), status(503), status(503)}, requests: 3, ok: false, status: 503},
+		{name: "429 with a short Retry-After", faults: []func(http.ResponseWriter){status(429, "Retry-After", "0")}, requests: 2, ok: true},
+		{name: "429 with a long Retry-After is not waited out", faults: []func(http.ResponseWriter){status(429, "Retry-After", "120")}, requests: 1, ok: false, status: 429},
+		{name: "429 with a Retry-After that overflows a Duration is not waited out", faults: []func(http.ResponseWriter){status(429, "Retry-After", "9223372037")}, requests: 1, ok: false, status: 429},
+		{name: "503 with a Retry-After beyond int64 is not waited out", faults: []func(http.ResponseWriter){status(503, "Retry-After", "99999999999999999999")}, requests: 1, ok: false, status: 503},
+		{name: "503 with a Retry-After date in year 9999 is not waited out", faults: []func(http.ResponseWriter){status(503, "Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")}, requests: 1, ok: false, status: 503},
+		{name: "500 is final", faults: []func(http.ResponseWriter){status(500)}, requests: 1, ok: false, status: 500},
+		{name: "400 is final", faults: []func(http.ResponseWriter){status(400)}, requests: 1, ok: false, status: 400},
+		{name: "401 is final", faults: []func(http.ResponseWriter){status(401)}, requests: 1, ok: false, status: 401},
 	}
 	for _, p := range protocols {
 		for _, c := range cases {

@@ -13,29 +13,29 @@ func TestServerText(t *testing.T) {
 	cases := []struct {
 		name, in, want string
 	}{
-		{"plain", "Calculated signature is invalid", "Calculated signature is invalid"},
-		{"empty", "", ""},
-		{"only white space", " \t\r\n ", ""},
-		{"trimmed", "  Denied \n", "Denied"},
-		{"line breaks become one space", "line one\r\nline two\n\n\tthree", "line one line two three"},
-		{"log injection", "ok\nlevel=ERROR msg=forged", "ok level=ERROR msg=forged"},
-		{"C0 controls", "a\x00b\x07c\x1bd\x7fe", "a b c d e"},
-		{"escape sequence", "\x1b[31mred\x1b[0m", "[31mred [0m"},
-		{"C1 controls", "a\u0085b\u009bc", "a b c"},
-		{"Unicode line and paragraph separators", "a\u2028b\u2029c", "a b c"},
-		{"other spaces", "a\u00a0\u3000b", "a b"},
-		{"bidi overrides and isolates dropped", "user\u202egnp.exe\u202c \u2066x\u2069\u2067y\u2068z", "usergnp.exe xyz"},
-		{"marks, zero-width and BOM dropped", "\ufeffa\u200bb\u200e\u200fc\u061c", "abc"},
-		{"invalid UTF-8", "a\xffb\xc3", "a\ufffdb\ufffd"},
-		{"surrogate half", "a\xed\xa0\x80b", "a\ufffd\ufffd\ufffdb"},
-		{"non-ASCII kept", "Ugyldig signatur – prøv igjen 🙂", "Ugyldig signatur – prøv igjen 🙂"},
-		{"exactly the bound", strings.Repeat("a", max), strings.Repeat("a", max)},
-		{"the bound after trimming", "  " + strings.Repeat("a", max) + "  \n", strings.Repeat("a", max)},
-		{"one over the bound", strings.Repeat("a", max+1), cut(strings.Repeat("a", max-len("…")))},
-		{"cut at a rune boundary", "a" + strings.Repeat("é", max), cut("a" + strings.Repeat("é", (max-len("…")-1)/2))},
-		{"no space before the ellipsis", strings.Repeat("a", max-4) + " bbbbbbbbbb", cut(strings.Repeat("a", max-4))},
-		{"collapsing brings it under the bound", strings.Repeat("a \n\t ", max/2), strings.TrimSpace(strings.Repeat("a ", max/2))},
-		{"dropped characters do not count", strings.Repeat("a\u202e", max), strings.Repeat("a", max)},
+		{name: "plain", in: "Calculated signature is invalid", want: "Calculated signature is invalid"},
+		{name: "empty", in: "", want: ""},
+		{name: "only white space", in: " \t\r\n ", want: ""},
+		{name: "trimmed", in: "  Denied \n", want: "Denied"},
+		{name: "line breaks become one space", in: "line one\r\nline two\n\n\tthree", want: "line one line two three"},
+		{name: "log injection", in: "ok\nlevel=ERROR msg=forged", want: "ok level=ERROR msg=forged"},
+		{name: "C0 controls", in: "a\x00b\x07c\x1bd\x7fe", want: "a b c d e"},
+		{name: "escape sequence", in: "\x1b[31mred\x1b[0m", want: "[31mred [0m"},
+		{name: "C1 controls", in: "a\u0085b\u009bc", want: "a b c"},
+		{name: "Unicode line and paragraph separators", in: "a\u2028b\u2029c", want: "a b c"},
+		{name: "other spaces", in: "a\u00a0\u3000b", want: "a b"},
+		{name: "bidi overrides and isolates dropped", in: "user\u202egnp.exe\u202c \u2066x\u2069\u2067y\u2068z", want: "usergnp.exe xyz"},
+		{name: "marks, zero-width and BOM dropped", in: "\ufeffa\u200bb\u200e\u200fc\u061c", want: "abc"},
+		{name: "invalid UTF-8", in: "a\xffb\xc3", want: "a\ufffdb\ufffd"},
+		{name: "surrogate half", in: "a\xed\xa0\x80b", want: "a\ufffd\ufffd\ufffdb"},
+		{name: "non-ASCII kept", in: "Ugyldig signatur – prøv igjen 🙂", want: "Ugyldig signatur – prøv igjen 🙂"},
+		{name: "exactly the bound", in: strings.Repeat("a", max), want: strings.Repeat("a", max)},
+		{name: "the bound after trimming", in: "  " + strings.Repeat("a", max) + "  \n", want: strings.Repeat("a", max)},
+		{name: "one over the bound", in: strings.Repeat("a", max+1), want: cut(strings.Repeat("a", max-len("…")))},
+		{name: "cut at a rune boundary", in: "a" + strings.Repeat("é", max), want: cut("a" + strings.Repeat("é", (max-len("…")-1)/2))},
+		{name: "no space before the ellipsis", in: strings.Repeat("a", max-4) + " bbbbbbbbbb", want: cut(strings.Repeat("a", max-4))},
+		{name: "collapsing brings it under the bound", in: strings.Repeat("a \n\t ", max/2), want: strings.TrimSpace(strings.Repeat("a ", max/2))},
+		{name: "dropped characters do not count", in: strings.Repeat("a\u202e", max), want: strings.Repeat("a", max)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -108,9 +108,9 @@ func liveHeap() uint64 {
 
 func BenchmarkServerText(b *testing.B) {
 	for _, c := range []struct{ name, in string }{
-		{"short", "Calculated signature is invalid"},
-		{"1MiB", strings.Repeat("Denied because ", (1<<20)/15)},
-		{"1MiB-controls", strings.Repeat("\n\t\u202e", (1<<20)/5)},
+		{name: "short", in: "Calculated signature is invalid"},
+		{name: "1MiB", in: strings.Repeat("Denied because ", (1<<20)/15)},
+		{name: "1MiB-controls", in: strings.Repeat("\n\t\u202e", (1<<20)/5)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

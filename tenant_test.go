@@ -35,10 +35,16 @@ func TestInvalidateIsCompareAndSwap(t *testing.T) {
 
 func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
-	for _, c := range [][2]string{{"", testTenant}, {testUserToken, ""}, {testUserToken, "Cust 1"}} {
-		if _, err := env.client.Tenant(c[1], c[0]).Ticket(context.Background()); !errors.Is(err, sysuser.ErrInvalidArgument) {
-			t.Errorf("%q: %v", c, err)
-		}
+	for _, c := range []struct{ name, tenant, token string }{
+		{name: "empty token", tenant: testTenant, token: ""},
+		{name: "empty tenant", tenant: "", token: testUserToken},
+		{name: "space in tenant", tenant: "Cust 1", token: testUserToken},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := env.client.Tenant(c.tenant, c.token).Ticket(context.Background()); !errors.Is(err, sysuser.ErrInvalidArgument) {
+				t.Errorf("%q, %q: %v", c.tenant, c.token, err)
+			}
+		})
 	}
 	if env.fake.Exchanges(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
 		t.Fatal("bad arguments reached the service or the store")
