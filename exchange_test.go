@@ -28,10 +28,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 				if pinned {
 					cfg := env.cfg
 					cfg.Certificate = env.fake.Certificate()
-					var err error
-					if env.client, err = sysuser.NewClient(cfg); err != nil {
-						t.Fatal(err)
-					}
+					env.client = mustClient(t, cfg)
 				}
 				res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 				if err != nil {
@@ -122,11 +119,8 @@ func TestExchangeRefusals(t *testing.T) {
 					if c.cfg != nil {
 						c.cfg(&cfg)
 					}
-					client, err := sysuser.NewClient(cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					_, err = client.Exchange(context.Background(), c.tenant, c.token)
+					client := mustClient(t, cfg)
+					_, err := client.Exchange(context.Background(), c.tenant, c.token)
 					var ae *sysuser.AuthenticationError
 					if !errors.As(err, &ae) || ae.Message != c.want || ae.ContextIdentifier != c.tenant {
 						t.Errorf("err = %v, want AuthenticationError %q", err, c.want)

@@ -96,7 +96,8 @@ type testEnv struct {
 }
 
 // newTestEnv starts a fake with one tenant and a Client for it. mutate may
-// change the Config before the Client is made.
+// change the Config before the Client is made. Both are closed when the
+// test ends.
 func newTestEnv(t testing.TB, clock func() time.Time, mutate func(*sysuser.Config)) *testEnv {
 	t.Helper()
 	signer, err := sysuser.NewSignerFromKey(appKey(t))
@@ -122,6 +123,11 @@ func newTestEnv(t testing.TB, clock func() time.Time, mutate func(*sysuser.Confi
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := client.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return &testEnv{fake: fake, client: client, signer: signer, cfg: cfg}
 }
 
@@ -133,12 +139,18 @@ func withLogin(cfg sysuser.Config, login string) sysuser.Config {
 
 var protocols = []sysuser.Protocol{sysuser.SOAP, sysuser.REST}
 
+// mustClient makes a Client from cfg and closes it when the test ends.
 func mustClient(t testing.TB, cfg sysuser.Config) *sysuser.Client {
 	t.Helper()
 	c, err := sysuser.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return c
 }
 

@@ -46,6 +46,7 @@ func realVerifier(t *testing.T, at time.Time) *sysuser.ApprovalVerifier {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { v.Close() })
 	return v
 }
 
@@ -290,10 +291,7 @@ func TestLoginServerClockAheadWithinFiveMinutes(t *testing.T) {
 		}
 		defer fake.Close()
 		fake.AddTenant(testTenant, testUserToken)
-		client, err := sysuser.NewClient(sysuser.Config{LoginURL: fake.URL, ApplicationToken: testAppToken, Signer: signer, Clock: clientClock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		client := mustClient(t, sysuser.Config{LoginURL: fake.URL, ApplicationToken: testAppToken, Signer: signer, Clock: clientClock.Now})
 		_, err = client.Exchange(context.Background(), testTenant, testUserToken)
 		switch {
 		case ahead < 5*time.Minute && err != nil:

@@ -26,11 +26,8 @@ func TestRESTRequestShape(t *testing.T) {
 		io.WriteString(w, `{"IsSuccessful":false,"Token":null,"ErrorMessage":"Denied"}`)
 	}))
 	defer srv.Close()
-	c, err := sysuser.NewClient(sysuser.Config{LoginURL: srv.URL + "/login/", ApplicationToken: testAppToken, PrivateKey: readTestdata(t, "key.xml"), Protocol: sysuser.REST})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Exchange(context.Background(), testTenant, testUserToken)
+	c := mustClient(t, sysuser.Config{LoginURL: srv.URL + "/login/", ApplicationToken: testAppToken, PrivateKey: readTestdata(t, "key.xml"), Protocol: sysuser.REST})
+	_, err := c.Exchange(context.Background(), testTenant, testUserToken)
 	var ae *sysuser.AuthenticationError
 	if !errors.As(err, &ae) || ae.Message != "Denied" || ae.ContextIdentifier != testTenant {
 		t.Fatalf("err = %v", err)
