@@ -111,17 +111,19 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 		t.Fatalf("the good key in a mixed set: %v", err)
 	}
 	for kid, key := range map[string]*rsa.PrivateKey{"SMALL": small, "EC1": small, "BROKEN": small, "ENC": fakeSigningKey(t)} {
-		env.fake.SetTokenFunc(func(claims map[string]any) string {
-			tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
-			tok.Header["kid"] = kid
-			s, _ := tok.SignedString(key)
-			return s
+		t.Run(kid, func(t *testing.T) {
+			env.fake.SetTokenFunc(func(claims map[string]any) string {
+				tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
+				tok.Header["kid"] = kid
+				s, _ := tok.SignedString(key)
+				return s
+			})
+			_, err := c.Exchange(context.Background(), testTenant, testUserToken)
+			want := map[string]string{"SMALL": "1024 bits", "EC1": "not RSA", "BROKEN": "base64url", "ENC": "not sig"}[kid]
+			if !errors.Is(err, sysuser.ErrInvalidToken) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want ErrInvalidToken saying %q", kid, err, want)
+			}
 		})
-		_, err := c.Exchange(context.Background(), testTenant, testUserToken)
-		want := map[string]string{"SMALL": "1024 bits", "EC1": "not RSA", "BROKEN": "base64url", "ENC": "not sig"}[kid]
-		if !errors.Is(err, sysuser.ErrInvalidToken) || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want ErrInvalidToken saying %q", kid, err, want)
-		}
 	}
 
 	// A set with no usable key at all is an error of its own.
@@ -152,16 +154,101 @@ func TestKeySetOutageIsNotAnInvalidToken(t *testing.T) {
 	}
 }
 
-// A token without ctx is refused: it could otherwise be taken for any
-// tenant.
-func TestTokenWithoutContextIsInvalid(t *testing.T) {
+// TestKeySetFetchHonoursContext: the exchange answers, the JWKS hangs.
+func TestKeySetFetchHonoursContext(t *testing.T) {
+	release := make(chan struct{})
 	env := newTestEnv(t, nil, nil)
-	env.fake.SetTokenFunc(func(claims map[string]any) string {
-		delete(claims, "http://schemes.superoffice.net/identity/ctx")
-		return env.fake.Sign(claims)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/jwks") {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		forward(t, w, r, env.fake.Root)
+	}))
+	defer proxy.Close()
+	defer close(release) // before the proxy closes
+	c := mustClient(t, sysuser.Config{LoginURL: proxy.URL + "/login", ApplicationToken: testAppToken, Signer: env.signer})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.Exchange(ctx, testTenant, testUserToken)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, sysuser.ErrKeySetUnavailable) || errors.Is(err, sysuser.ErrInvalidToken) {
+		t.Fatalf("err = %v, want DeadlineExceeded and ErrKeySetUnavailable, not ErrInvalidToken", err)
+	}
+}
+
+func TestPinnedCertificate(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	cfg := env.cfg
+	cfg.Certificate = readTestdata(t, "SuperOfficeFederatedLogin-sod.crt")
+	_, err := mustClient(t, cfg).Exchange(context.Background(), testTenant, testUserToken)
+	if !errors.Is(err, sysuser.ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		t.Fatalf("token from the fake verified against SuperOffice's sod certificate: %v", err)
+	}
+	if env.fake.JWKSRequests() != 0 {
+		t.Fatal("a pinned certificate still fetched the key set")
+	}
+	for _, name := range []string{"SuperOfficeFederatedLogin-sod.crt", "SuperOfficeFederatedLogin-stage.crt"} {
+		t.Run(name, func(t *testing.T) {
+			pub, err := sysuser.ParsePublicKey(readTestdata(t, name))
+			if err != nil || pub.N.BitLen() != 2048 {
+				t.Fatalf("%s: %v", name, err)
+			}
+		})
+	}
+	pubPEM := readTestdata(t, "key-public.pem")
+	if _, err := sysuser.ParsePublicKey(pubPEM); err != nil {
+		t.Fatalf("PEM public key: %v", err)
+	}
+	for name, bad := range map[string][]byte{"private key": readTestdata(t, "key-pkcs1.pem"), "garbage": []byte("hello"), "EC": readTestdata(t, "ec.pem")} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := sysuser.ParsePublicKey(bad); !errors.Is(err, sysuser.ErrInvalidConfig) {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+}
+
+func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	for i := 0; i < 5; i++ {
+		if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := env.fake.JWKSRequests(); n != 1 {
+		t.Fatalf("5 exchanges fetched the key set %d times, want 1", n)
+	}
+	env.fake.SetTokenFunc(func(c map[string]any) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(c))
+		tok.Header["kid"] = "NEW-KID"
+		s, _ := tok.SignedString(fakeSigningKey(t))
+		return s
 	})
-	_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
-	if !errors.Is(err, sysuser.ErrInvalidToken) {
-		t.Fatalf("err = %v, want ErrInvalidToken", err)
+	// Within the minimum interval after the first fetch, no refetch at all.
+	env.client.Exchange(context.Background(), testTenant, testUserToken)
+	if n := env.fake.JWKSRequests(); n != 1 {
+		t.Fatalf("an unknown kid right after the first fetch fetched again (%d)", n)
+	}
+	clock.Advance(31 * time.Second)
+	for i := 0; i < 10; i++ {
+		if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); !errors.Is(err, sysuser.ErrInvalidToken) {
+			t.Fatal(err)
+		}
+	}
+	if n := env.fake.JWKSRequests(); n != 2 {
+		t.Fatalf("10 tokens with an unknown kid fetched the key set %d times in all, want 2 (one refetch, then rate-limited)", n)
+	}
+	clock.Advance(time.Minute)
+	env.client.Exchange(context.Background(), testTenant, testUserToken)
+	if n := env.fake.JWKSRequests(); n != 3 {
+		t.Fatalf("after the interval: %d fetches, want 3", n)
+	}
+	env.fake.SetTokenFunc(nil)
+	if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
+		t.Fatalf("known kid after refetches: %v", err)
 	}
 }

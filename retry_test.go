@@ -68,17 +68,17 @@ func TestRetriesTransientFailures(t *testing.T) {
 		ok       bool
 		status   int
 	}{
-		{"503 then success", []func(http.ResponseWriter){status(503), status(503)}, 3, true, 0},
-		{"502 and 504", []func(http.ResponseWriter){status(502), status(504)}, 3, true, 0},
-		{"three 503s exhaust the attempts", []func(http.ResponseWriter){status(503), status(503), status(503)}, 3, false, 503},
-		{"429 with a short Retry-After", []func(http.ResponseWriter){status(429, "Retry-After", "0")}, 2, true, 0},
-		{"429 with a long Retry-After is not waited out", []func(http.ResponseWriter){status(429, "Retry-After", "120")}, 1, false, 429},
-		{"429 with a Retry-After that overflows a Duration is not waited out", []func(http.ResponseWriter){status(429, "Retry-After", "9223372037")}, 1, false, 429},
-		{"503 with a Retry-After beyond int64 is not waited out", []func(http.ResponseWriter){status(503, "Retry-After", "99999999999999999999")}, 1, false, 503},
-		{"503 with a Retry-After date in year 9999 is not waited out", []func(http.ResponseWriter){status(503, "Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")}, 1, false, 503},
-		{"500 is final", []func(http.ResponseWriter){status(500)}, 1, false, 500},
-		{"400 is final", []func(http.ResponseWriter){status(400)}, 1, false, 400},
-		{"401 is final", []func(http.ResponseWriter){status(401)}, 1, false, 401},
+		{name: "503 then success", faults: []func(http.ResponseWriter){status(503), status(503)}, requests: 3, ok: true},
+		{name: "502 and 504", faults: []func(http.ResponseWriter){status(502), status(504)}, requests: 3, ok: true},
+		{name: "three 503s exhaust the attempts", faults: []func(http.ResponseWriter){status(503), status(503), status(503)}, requests: 3, ok: false, status: 503},
+		{name: "429 with a short Retry-After", faults: []func(http.ResponseWriter){status(429, "Retry-After", "0")}, requests: 2, ok: true},
+		{name: "429 with a long Retry-After is not waited out", faults: []func(http.ResponseWriter){status(429, "Retry-After", "120")}, requests: 1, ok: false, status: 429},
+		{name: "429 with a Retry-After that overflows a Duration is not waited out", faults: []func(http.ResponseWriter){status(429, "Retry-After", "9223372037")}, requests: 1, ok: false, status: 429},
+		{name: "503 with a Retry-After beyond int64 is not waited out", faults: []func(http.ResponseWriter){status(503, "Retry-After", "99999999999999999999")}, requests: 1, ok: false, status: 503},
+		{name: "503 with a Retry-After date in year 9999 is not waited out", faults: []func(http.ResponseWriter){status(503, "Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")}, requests: 1, ok: false, status: 503},
+		{name: "500 is final", faults: []func(http.ResponseWriter){status(500)}, requests: 1, ok: false, status: 500},
+		{name: "400 is final", faults: []func(http.ResponseWriter){status(400)}, requests: 1, ok: false, status: 400},
+		{name: "401 is final", faults: []func(http.ResponseWriter){status(401)}, requests: 1, ok: false, status: 401},
 	}
 	for _, p := range protocols {
 		for _, c := range cases {
@@ -209,5 +209,38 @@ func TestRetriesTimeoutsWithinTheCallersContext(t *testing.T) {
 	var he *sysuser.HTTPError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &he) || f2.requests() != 1 {
 		t.Fatalf("err = %v after %d requests; want DeadlineExceeded and the 503", err, f2.requests())
+	}
+}
+
+// A body that stalls after the headers is not retried (the server may
+// have made a credentials record), and the exchange ends at its timeout.
+func TestStalledBodyIsNotRetried(t *testing.T) {
+	var attempts atomic.Int32
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "<s:Envelope")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	env := newTestEnv(t, nil, func(c *sysuser.Config) { c.ExchangeTimeout = 300 * time.Millisecond })
+	c := mustClient(t, withLogin(env.cfg, srv.URL+"/login"))
+	start := time.Now()
+	_, err := c.Exchange(context.Background(), testTenant, testUserToken) // no deadline of its own
+	if err == nil {
+		t.Fatal("a stalled answer succeeded")
+	}
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("%d attempts, want 1: a read that began is not retried", n)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Exchange returned after %s with ExchangeTimeout 300ms", d)
 	}
 }

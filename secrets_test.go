@@ -1,7 +1,6 @@
 package sysuser_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -173,24 +171,6 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if len(errs) < 25 {
 		t.Fatalf("only %d errors walked", len(errs))
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the Client's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestRedactionPaths prints each type with exported secret fields along

@@ -1,123 +1,47 @@
-package sysuser
+package sysuser_test
 
 import (
-	"runtime"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/go-superoffice/sysuser"
 )
 
-func TestServerText(t *testing.T) {
-	const max = maxServerTextBytes
-	cut := func(s string) string { return s + "…" }
-	cases := []struct {
-		name, in, want string
-	}{
-		{"plain", "Calculated signature is invalid", "Calculated signature is invalid"},
-		{"empty", "", ""},
-		{"only white space", " \t\r\n ", ""},
-		{"trimmed", "  Denied \n", "Denied"},
-		{"line breaks become one space", "line one\r\nline two\n\n\tthree", "line one line two three"},
-		{"log injection", "ok\nlevel=ERROR msg=forged", "ok level=ERROR msg=forged"},
-		{"C0 controls", "a\x00b\x07c\x1bd\x7fe", "a b c d e"},
-		{"escape sequence", "\x1b[31mred\x1b[0m", "[31mred [0m"},
-		{"C1 controls", "a\u0085b\u009bc", "a b c"},
-		{"Unicode line and paragraph separators", "a\u2028b\u2029c", "a b c"},
-		{"other spaces", "a\u00a0\u3000b", "a b"},
-		{"bidi overrides and isolates dropped", "user\u202egnp.exe\u202c \u2066x\u2069\u2067y\u2068z", "usergnp.exe xyz"},
-		{"marks, zero-width and BOM dropped", "\ufeffa\u200bb\u200e\u200fc\u061c", "abc"},
-		{"invalid UTF-8", "a\xffb\xc3", "a\ufffdb\ufffd"},
-		{"surrogate half", "a\xed\xa0\x80b", "a\ufffd\ufffd\ufffdb"},
-		{"non-ASCII kept", "Ugyldig signatur – prøv igjen 🙂", "Ugyldig signatur – prøv igjen 🙂"},
-		{"exactly the bound", strings.Repeat("a", max), strings.Repeat("a", max)},
-		{"the bound after trimming", "  " + strings.Repeat("a", max) + "  \n", strings.Repeat("a", max)},
-		{"one over the bound", strings.Repeat("a", max+1), cut(strings.Repeat("a", max-len("…")))},
-		{"cut at a rune boundary", "a" + strings.Repeat("é", max), cut("a" + strings.Repeat("é", (max-len("…")-1)/2))},
-		{"no space before the ellipsis", strings.Repeat("a", max-4) + " bbbbbbbbbb", cut(strings.Repeat("a", max-4))},
-		{"collapsing brings it under the bound", strings.Repeat("a \n\t ", max/2), strings.TrimSpace(strings.Repeat("a ", max/2))},
-		{"dropped characters do not count", strings.Repeat("a\u202e", max), strings.Repeat("a", max)},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := serverText(c.in)
-			if got != c.want {
-				t.Fatalf("serverText(%q)\n = %q\nwant %q", c.in, got, c.want)
-			}
-			if len(got) > max || !utf8.ValidString(got) {
-				t.Fatalf("%d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
-			}
-		})
-	}
-}
-
-// TestServerTextIsSafe checks the properties on every input of a mix of
-// hostile characters: valid UTF-8, at most the bound, no control, format,
-// separator or non-space white space character, no double or edge space.
-func TestServerTextIsSafe(t *testing.T) {
-	pieces := []string{"a", "é", "🙂", " ", "\t", "\n", "\r", "\x00", "\x1b", "\x7f", "\u0085", "\u009b", "\u00a0",
-		"\u2028", "\u2029", "\u202a", "\u202e", "\u2066", "\u2069", "\u200b", "\ufeff", "\xff", "\xc3", "\xe2\x80"}
-	var b strings.Builder
-	for i := 0; i < 4000; i++ {
-		b.WriteString(pieces[(i*7+i/13)%len(pieces)])
-		in := b.String()
-		got := serverText(in)
-		if len(got) > maxServerTextBytes || !utf8.ValidString(got) {
-			t.Fatalf("%d bytes, valid %v", len(got), utf8.ValidString(got))
+// A login server's huge refusal text is cut to about 512 bytes, without
+// control characters, in the error, in the negative cache and in the log.
+func TestServerTextIsBounded(t *testing.T) {
+	msg := "Denied\r\n\u202e\t" + strings.Repeat("x", 40<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		io.WriteString(w, `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><AuthenticationResponse xmlns="http://www.superoffice.com/superid/partnersystemuser/0.1"><IsSuccessful>false</IsSuccessful><ErrorMessage>`+msg+`</ErrorMessage></AuthenticationResponse></s:Body></s:Envelope>`)
+	}))
+	defer srv.Close()
+	var logs lockedBuffer
+	env := newTestEnv(t, nil, nil)
+	cfg := withLogin(env.cfg, srv.URL+"/login")
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c := mustClient(t, cfg)
+	tenant := c.Tenant(testTenant, testUserToken)
+	for i := 0; i < 2; i++ { // the exchange, then the negative cache
+		_, err := tenant.Ticket(context.Background())
+		var ae *sysuser.AuthenticationError
+		if !errors.As(err, &ae) {
+			t.Fatalf("err = %v", err)
 		}
-		if strings.HasPrefix(got, " ") || strings.HasSuffix(got, " ") || strings.Contains(got, "  ") {
-			t.Fatalf("bad spacing in %q", got)
+		if len(ae.Message) > 512 || strings.ContainsAny(ae.Message, "\r\n\t\u202e") || !strings.HasPrefix(ae.Message, "Denied") {
+			t.Fatalf("refusal message of %d bytes: %.80q", len(ae.Message), ae.Message)
 		}
-		for _, r := range got {
-			if r != ' ' && (r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0xa0 || r == 0x2028 || r == 0x2029 ||
-				(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200b || r == 0xfeff) {
-				t.Fatalf("%U left in %q", r, got)
-			}
+		if len(err.Error()) > 700 {
+			t.Fatalf("error of %d bytes", len(err.Error()))
 		}
 	}
-}
-
-// TestServerTextDoesNotRetainInput: what serverText returns for a 1 MiB
-// message does not keep the message alive.
-func TestServerTextDoesNotRetainInput(t *testing.T) {
-	var kept []string
-	before := liveHeap()
-	for i := 0; i < 8; i++ {
-		huge := strings.Repeat("Denied because ", (1<<20)/15) // 1 MiB, fresh each time
-		kept = append(kept, serverText(huge))
-	}
-	retained := int64(liveHeap()) - int64(before)
-	runtime.KeepAlive(kept)
-	for _, s := range kept {
-		if len(s) > maxServerTextBytes || !strings.HasSuffix(s, "…") {
-			t.Fatalf("%d bytes: %q", len(s), s)
-		}
-	}
-	if per := retained / int64(len(kept)); per >= 1<<10 {
-		t.Fatalf("%d bytes retained per 1 MiB message, want < 1 KiB", per)
-	}
-	t.Logf("%d bytes retained for %d messages of 1 MiB", retained, len(kept))
-}
-
-// liveHeap is the heap in use after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
-func BenchmarkServerText(b *testing.B) {
-	for _, c := range []struct{ name, in string }{
-		{"short", "Calculated signature is invalid"},
-		{"1MiB", strings.Repeat("Denied because ", (1<<20)/15)},
-		{"1MiB-controls", strings.Repeat("\n\t\u202e", (1<<20)/5)},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(c.in)))
-			for b.Loop() {
-				serverText(c.in)
-			}
-		})
+	if n := len(logs.String()); n > 2048 {
+		t.Fatalf("%d bytes logged for one refusal", n)
 	}
 }

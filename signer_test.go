@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +26,7 @@ func signVectors(t *testing.T) []signVector {
 		if len(parts) != 3 {
 			t.Fatalf("bad vector line %q", line)
 		}
-		out = append(out, signVector{parts[0], parts[1], parts[2]})
+		out = append(out, signVector{token: parts[0], stamp: parts[1], want: parts[2]})
 	}
 	if len(out) < 3 {
 		t.Fatalf("only %d vectors", len(out))
@@ -37,23 +36,25 @@ func signVectors(t *testing.T) []signVector {
 
 func TestSignMatchesOpenSSLAndNode(t *testing.T) {
 	for _, file := range []string{"key-pkcs1.pem", "key-pkcs8.pem", "key.xml", "key-compact.xml"} {
-		s, err := sysuser.NewSigner(readTestdata(t, file))
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		for _, v := range signVectors(t) {
-			at, err := time.Parse("200601021504", v.stamp)
+		t.Run(file, func(t *testing.T) {
+			s, err := sysuser.NewSigner(readTestdata(t, file))
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", file, err)
 			}
-			got, err := s.SignAt(v.token, at)
-			if err != nil {
-				t.Fatal(err)
+			for _, v := range signVectors(t) {
+				at, err := time.Parse("200601021504", v.stamp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.SignAt(v.token, at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != v.want {
+					t.Errorf("%s, token %q:\n got %s\nwant %s", file, v.token, got, v.want)
+				}
 			}
-			if got != v.want {
-				t.Errorf("%s, token %q:\n got %s\nwant %s", file, v.token, got, v.want)
-			}
-		}
+		})
 	}
 }
 
@@ -146,22 +147,5 @@ func TestSignerPrintsNoKeyMaterial(t *testing.T) {
 	}
 	for _, out := range outputs {
 		assertNoKeyMaterial(t, out, key)
-	}
-}
-
-// assertNoKeyMaterial fails if out holds any private component of key in
-// decimal, hex or base64.
-func assertNoKeyMaterial(t *testing.T, out string, key *rsa.PrivateKey) {
-	t.Helper()
-	for name, v := range map[string][]byte{"D": key.D.Bytes(), "P": key.Primes[0].Bytes(), "Q": key.Primes[1].Bytes()} {
-		for _, enc := range []string{
-			fmt.Sprint(new(big.Int).SetBytes(v))[:24],
-			fmt.Sprintf("%x", v)[:24],
-			base64.StdEncoding.EncodeToString(v)[:24],
-		} {
-			if strings.Contains(out, enc) {
-				t.Fatalf("output contains key component %s: %q", name, out)
-			}
-		}
 	}
 }

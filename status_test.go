@@ -114,8 +114,7 @@ func newWorld(t *testing.T, clock func() time.Time) *world {
 	})
 	cfg := w.env.cfg
 	cfg.LoginURL = w.front.URL + "/login"
-	w.client = mustClient(t, cfg)
-	t.Cleanup(func() { w.client.Close() })
+	w.client = mustClient(t, cfg) // closed by mustClient's cleanup
 	return w
 }
 

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,28 +87,6 @@ func gatedEnv(t *testing.T, clock *fakeClock, mutate func(*sysuser.Config)) (*te
 	env.cfg.LoginURL = g.srv.URL + "/login"
 	env.client = mustClient(t, env.cfg)
 	return env, g
-}
-
-// eventually polls cond until it holds, for background work to land. It
-// waits for an event; it asserts nothing about how long that takes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func mustTicket(t *testing.T, c *sysuser.Client, tenant string) string {
-	t.Helper()
-	res, err := c.Tenant(tenant, testUserToken).Ticket(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Ticket
 }
 
 func TestTicketColdTenantOneExchangeForAThousandCallers(t *testing.T) {
@@ -314,124 +294,6 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 	}
 }
 
-func TestInvalidateIsCompareAndSwap(t *testing.T) {
-	clock := newFakeClock()
-	env := newTestEnv(t, clock.Now, nil)
-	t1 := mustTicket(t, env.client, testTenant)
-	if env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), "7T:some-other-ticket") {
-		t.Fatal("invalidated with the wrong ticket")
-	}
-	if mustTicket(t, env.client, testTenant) != t1 {
-		t.Fatal("wrong-ticket Invalidate dropped the ticket")
-	}
-	if !env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), t1) {
-		t.Fatal("Invalidate with the current ticket did nothing")
-	}
-	t2 := mustTicket(t, env.client, testTenant)
-	if t2 == t1 || env.fake.Exchanges(testTenant) != 2 {
-		t.Fatal("no new exchange after Invalidate")
-	}
-	if env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), t1) {
-		t.Fatal("a stale ticket invalidated its replacement")
-	}
-	if mustTicket(t, env.client, testTenant) != t2 {
-		t.Fatal("ticket changed")
-	}
-}
-
-func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
-	clock := newFakeClock()
-	env := newTestEnv(t, clock.Now, nil)
-	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
-	url := env.fake.WebAPIURL(testTenant) + "v1/Contact/2"
-
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer caller-set")
-	resp, err := hc.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("%v %v", resp, err)
-	}
-	resp.Body.Close()
-	if req.Header.Get("Authorization") != "Bearer caller-set" || req.Header.Get("SO-AppToken") != "" {
-		t.Fatal("the caller's request was modified")
-	}
-	t1 := mustTicket(t, env.client, testTenant)
-
-	// SuperOffice stops accepting the ticket: a burst of requests sees 401,
-	// the ticket is invalidated once and each request is retried once.
-	env.fake.RevokeTicket(t1)
-	calls := env.fake.WebAPICalls(testTenant)
-	var wg sync.WaitGroup
-	var ok atomic.Int32
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"x":1}`)) // GetBody is set
-			resp, err := hc.Do(r)
-			if err == nil {
-				if resp.StatusCode == 200 {
-					ok.Add(1)
-				}
-				resp.Body.Close()
-			}
-		}()
-	}
-	wg.Wait()
-	if ok.Load() != 20 {
-		t.Fatalf("%d of 20 requests succeeded after the 401", ok.Load())
-	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
-		t.Fatalf("a burst of 401s caused %d exchanges in all, want 2", n)
-	}
-	if got := env.fake.WebAPICalls(testTenant) - calls; got > 40 || got < 21 {
-		t.Fatalf("%d WebApi calls for 20 requests; each may be retried once at most", got)
-	}
-	if mustTicket(t, env.client, testTenant) == t1 {
-		t.Fatal("revoked ticket still cached")
-	}
-
-	// A body that cannot be replayed: the 401 comes back, nothing retried.
-	env.fake.RevokeTicket(mustTicket(t, env.client, testTenant))
-	body := &trackedBody{Reader: strings.NewReader("data")}
-	r, _ := http.NewRequest(http.MethodPost, url, body)
-	r.GetBody = nil
-	before := env.fake.WebAPICalls(testTenant)
-	resp, err = hc.Do(r)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("unreplayable body: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	if env.fake.WebAPICalls(testTenant)-before != 1 || !body.closed.Load() {
-		t.Fatal("unreplayable request was retried or its body not closed")
-	}
-}
-
-type trackedBody struct {
-	io.Reader
-	closed atomic.Bool
-}
-
-func (b *trackedBody) Close() error { b.closed.Store(true); return nil }
-
-func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
-	env := newTestEnv(t, nil, nil)
-	env.fake.Refuse(testTenant, "Revoked")
-	body := &trackedBody{Reader: strings.NewReader("data")}
-	req, _ := http.NewRequest(http.MethodPost, env.fake.WebAPIURL(testTenant)+"v1/Contact", body)
-	_, err := env.client.Tenant(testTenant, testUserToken).Transport(nil).RoundTrip(req)
-	var ae *sysuser.AuthenticationError
-	if !errors.As(err, &ae) {
-		t.Fatalf("err = %v", err)
-	}
-	if !body.closed.Load() {
-		t.Fatal("request body not closed on the error path")
-	}
-	if env.fake.WebAPICalls(testTenant) != 0 {
-		t.Fatal("request sent without a ticket")
-	}
-}
-
 func TestUnaskedTenantsAreDropped(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
@@ -450,70 +312,174 @@ func TestUnaskedTenantsAreDropped(t *testing.T) {
 	eventually(t, "the sweep drops the five unasked tenants", func() bool { return sysuser.TenantCount(env.client) == 1 })
 }
 
-func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
-	env := newTestEnv(t, nil, nil)
-	for _, c := range [][2]string{{"", testTenant}, {testUserToken, ""}, {testUserToken, "Cust 1"}} {
-		if _, err := env.client.Tenant(c[1], c[0]).Ticket(context.Background()); !errors.Is(err, sysuser.ErrInvalidArgument) {
-			t.Errorf("%q: %v", c, err)
+// A thousand cold tenants against a login server that never answers: no
+// more than MaxConcurrentExchanges exchanges are in flight, and the Client
+// adds no goroutines beyond them.
+func TestExchangesAreBoundedAcrossTenants(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
 		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+
+	env := newTestEnv(t, nil, func(c *sysuser.Config) {
+		c.MaxConcurrentExchanges = 4
+		c.MaxAttempts = 1
+		c.ExchangeTimeout = 3 * time.Second
+	})
+	client := mustClient(t, withLogin(env.cfg, hang.URL+"/login"))
+	defer client.Close()
+
+	baseline := runtime.NumGoroutine()
+	const callers = 1000
+	var wg sync.WaitGroup
+	var ctxErrors atomic.Int32
+	start := make(chan struct{})
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := client.Tenant(fmt.Sprintf("Cust%d", 10000+i), "tok").Ticket(ctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				ctxErrors.Add(1)
+			}
+		}(i)
 	}
-	if env.fake.Exchanges(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
-		t.Fatal("bad arguments reached the service or the store")
+	close(start)
+	eventually(t, "four exchanges hang", func() bool { return inFlight.Load() == 4 })
+	time.Sleep(100 * time.Millisecond) // let any extra exchange arrive
+	// Callers, plus per exchange: its flight, the client connection's two
+	// loops and the server's connection handler; and a little slack.
+	if got, limit := runtime.NumGoroutine()-baseline, callers+4*4+10; got > limit {
+		t.Errorf("%d goroutines above baseline with %d callers, want at most %d", got, callers, limit)
 	}
-	u, err := env.client.Tenant(testTenant, testUserToken).WebAPIURL(context.Background())
-	if err != nil || u != env.fake.WebAPIURL(testTenant) {
-		t.Fatalf("WebAPIURL = %q, %v", u, err)
+	wg.Wait()
+	if p := peak.Load(); p != 4 {
+		t.Errorf("peak exchanges in flight = %d, want 4", p)
+	}
+	if n := ctxErrors.Load(); n != callers {
+		t.Errorf("%d of %d callers ended with their ctx's deadline", n, callers)
 	}
 }
 
-func TestReapprovalNewestTokenWins(t *testing.T) {
-	ctx := context.Background()
-	t.Run("a kept handle renews with the new token", func(t *testing.T) {
-		env := newTestEnv(t, nil, nil)
-		defer env.client.Close()
-		old := env.client.Tenant(testTenant, testUserToken)
-		res, err := old.Ticket(ctx)
-		if err != nil {
-			t.Fatal(err)
+func TestTicketWithDoneContextStartsNothing(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := env.fake.Exchanges(testTenant); n != 0 {
+		t.Fatalf("a caller whose ctx was done started %d exchanges", n)
+	}
+}
+
+// Refused tenants are remembered for their backoff, then swept by time
+// alone, with no traffic.
+func TestNegativeCacheIsSweptWithoutTraffic(t *testing.T) {
+	clock := newFakeClock()
+	signerEnv := newTestEnv(t, clock.Now, nil)
+	client, err := sysuser.NewClient(signerEnv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sysuser.SetSweepInterval(client, 20*time.Millisecond)
+	const n = 200
+	for i := 0; i < n; i++ {
+		// Not added to the fake: SuperOffice refuses the token.
+		if _, err := client.Tenant(fmt.Sprintf("Cust%d", 500+i), "tok").Ticket(context.Background()); err == nil {
+			t.Fatal("an unknown tenant got a ticket")
 		}
-		env.fake.AddTenant(testTenant, "re-approved-token") // the administrator approved again
-		fresh := env.client.Tenant(testTenant, "re-approved-token")
-		old.Invalidate(ctx, res.Ticket)
-		if _, err := old.Ticket(ctx); err != nil {
-			t.Fatalf("old handle after re-approval: %v", err)
-		}
-		if _, err := fresh.Ticket(ctx); err != nil {
-			t.Fatalf("new handle: %v", err)
-		}
-		if n := env.fake.Exchanges(testTenant); n != 2 {
-			t.Fatalf("%d exchanges, want 2", n)
-		}
+	}
+	if got := sysuser.Negatives(client); got != n {
+		t.Fatalf("%d failures remembered, want %d", got, n)
+	}
+	if got := sysuser.TenantCount(client); got != n {
+		t.Fatalf("%d tenants kept, want %d", got, n)
+	}
+	// After the refusal the state was consulted: the fake's state API
+	// calls a tenant it does not know "Unknown", not running, valid for
+	// 5 minutes, so each is paused until then.
+	clock.Advance(sysusertest.StateValidity + time.Second)
+	eventually(t, "the sweep forgets the refused tenants", func() bool {
+		return sysuser.TenantCount(client) == 0 && sysuser.Negatives(client) == 0
 	})
-	t.Run("a refusal the old token earned is not served to the new one", func(t *testing.T) {
-		env := newTestEnv(t, nil, nil)
-		defer env.client.Close()
-		env.fake.AddTenant(testTenant, "re-approved-token")
-		old := env.client.Tenant(testTenant, testUserToken)
-		var ae *sysuser.AuthenticationError
-		if _, err := old.Ticket(ctx); !errors.As(err, &ae) {
-			t.Fatalf("old token: %v, want a refusal", err)
+}
+
+// SuperOffice's sliding-expiry guidance: a ticket in use is kept past the
+// hourly renewal, and renewed only once idle for TicketLifetime.
+func TestSlidingExpiryRenewsOnlyIdleTickets(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.SlidingExpiry = true })
+	t1 := mustTicket(t, env.client, testTenant)
+	for i := 0; i < 10; i++ { // in use every hour for ten hours
+		clock.Advance(time.Hour)
+		if got := mustTicket(t, env.client, testTenant); got != t1 {
+			t.Fatalf("hour %d: a ticket in use was renewed", i+1)
 		}
-		fresh := env.client.Tenant(testTenant, "re-approved-token")
-		if _, err := fresh.Ticket(ctx); err != nil {
-			t.Fatalf("new token after the old one's refusal: %v", err)
-		}
-		if n := env.fake.Exchanges(testTenant); n != 2 {
-			t.Fatalf("%d exchanges, want 2", n)
-		}
+	}
+	if n := env.fake.Exchanges(testTenant); n != 1 {
+		t.Fatalf("%d exchanges in ten hours of use, want 1", n)
+	}
+	clock.Advance(6 * time.Hour) // idle past its lifetime
+	if got := mustTicket(t, env.client, testTenant); got == t1 {
+		t.Fatal("an idle ticket past its lifetime was handed out")
+	}
+	if n := env.fake.Exchanges(testTenant); n != 2 {
+		t.Fatalf("%d exchanges, want 2", n)
+	}
+
+	// The default, for comparison: renewed after an hour.
+	hourly := newTestEnv(t, clock.Now, nil)
+	h1 := mustTicket(t, hourly.client, testTenant)
+	clock.Advance(61 * time.Minute)
+	mustTicket(t, hourly.client, testTenant)
+	eventually(t, "the hourly renewal", func() bool { return mustTicket(t, hourly.client, testTenant) != h1 })
+}
+
+// With the real clock, timers take a ticket off the cached path when it
+// is due for renewal or idle too long. Short windows show them at work.
+func TestRealClockTimersRenewAndSlide(t *testing.T) {
+	env := newTestEnv(t, nil, func(c *sysuser.Config) {
+		c.RefreshAge = 150 * time.Millisecond
+		c.TicketLifetime = 10 * time.Second
 	})
-	t.Run("the same token again keeps the refusal", func(t *testing.T) {
-		env := newTestEnv(t, nil, nil)
-		defer env.client.Close()
-		env.fake.Refuse(testTenant, "no")
-		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
-		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
-		if n := env.fake.Exchanges(testTenant); n != 1 {
-			t.Fatalf("%d exchanges, want 1", n)
-		}
+	t1 := mustTicket(t, env.client, testTenant)
+	if mustTicket(t, env.client, testTenant) != t1 || env.fake.Exchanges(testTenant) != 1 {
+		t.Fatal("a fresh ticket was not served from the cache")
+	}
+	eventually(t, "the renewal after RefreshAge", func() bool { return mustTicket(t, env.client, testTenant) != t1 })
+
+	sliding := newTestEnv(t, nil, func(c *sysuser.Config) {
+		c.SlidingExpiry = true
+		c.TicketLifetime = 800 * time.Millisecond
 	})
+	s1 := mustTicket(t, sliding.client, testTenant)
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if mustTicket(t, sliding.client, testTenant) != s1 {
+			t.Fatal("a ticket in use was renewed")
+		}
+	}
+	time.Sleep(1200 * time.Millisecond) // idle past its lifetime
+	if mustTicket(t, sliding.client, testTenant) == s1 {
+		t.Fatal("an idle ticket past its lifetime was handed out")
+	}
 }

@@ -348,3 +348,96 @@ func TestTransportFollowsTheFakesMove(t *testing.T) {
 		t.Fatalf("suspended: %v", err)
 	}
 }
+
+func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
+	clock := newFakeClock()
+	env := newTestEnv(t, clock.Now, nil)
+	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
+	url := env.fake.WebAPIURL(testTenant) + "v1/Contact/2"
+
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer caller-set")
+	resp, err := hc.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+	if req.Header.Get("Authorization") != "Bearer caller-set" || req.Header.Get("SO-AppToken") != "" {
+		t.Fatal("the caller's request was modified")
+	}
+	t1 := mustTicket(t, env.client, testTenant)
+
+	// SuperOffice stops accepting the ticket: a burst of requests sees 401,
+	// the ticket is invalidated once and each request is retried once.
+	env.fake.RevokeTicket(t1)
+	calls := env.fake.WebAPICalls(testTenant)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"x":1}`)) // GetBody is set
+			resp, err := hc.Do(r)
+			if err == nil {
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 20 {
+		t.Fatalf("%d of 20 requests succeeded after the 401", ok.Load())
+	}
+	if n := env.fake.Exchanges(testTenant); n != 2 {
+		t.Fatalf("a burst of 401s caused %d exchanges in all, want 2", n)
+	}
+	if got := env.fake.WebAPICalls(testTenant) - calls; got > 40 || got < 21 {
+		t.Fatalf("%d WebApi calls for 20 requests; each may be retried once at most", got)
+	}
+	if mustTicket(t, env.client, testTenant) == t1 {
+		t.Fatal("revoked ticket still cached")
+	}
+
+	// A body that cannot be replayed: the 401 comes back, nothing retried.
+	env.fake.RevokeTicket(mustTicket(t, env.client, testTenant))
+	body := &trackedBody{Reader: strings.NewReader("data")}
+	r, _ := http.NewRequest(http.MethodPost, url, body)
+	r.GetBody = nil
+	before := env.fake.WebAPICalls(testTenant)
+	resp, err = hc.Do(r)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unreplayable body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if env.fake.WebAPICalls(testTenant)-before != 1 || !body.closed.Load() {
+		t.Fatal("unreplayable request was retried or its body not closed")
+	}
+}
+
+type trackedBody struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Close() error { b.closed.Store(true); return nil }
+
+func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	env.fake.Refuse(testTenant, "Revoked")
+	body := &trackedBody{Reader: strings.NewReader("data")}
+	req, _ := http.NewRequest(http.MethodPost, env.fake.WebAPIURL(testTenant)+"v1/Contact", body)
+	_, err := env.client.Tenant(testTenant, testUserToken).Transport(nil).RoundTrip(req)
+	var ae *sysuser.AuthenticationError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v", err)
+	}
+	if !body.closed.Load() {
+		t.Fatal("request body not closed on the error path")
+	}
+	if env.fake.WebAPICalls(testTenant) != 0 {
+		t.Fatal("request sent without a ticket")
+	}
+}

@@ -105,20 +105,20 @@ func TestCheckVerifyKey(t *testing.T) {
 		key  *rsa.PublicKey
 		want []string // words the error must contain; none for a good key
 	}{
-		{"SuperOffice sod certificate", certKey(t, "SuperOfficeFederatedLogin-sod.crt"), nil},
-		{"SuperOffice stage certificate", certKey(t, "SuperOfficeFederatedLogin-stage.crt"), nil},
-		{"generated 2048", &k2048.PublicKey, nil},
-		{"4096 bits", &rsa.PublicKey{N: modulus(4096), E: 65537}, nil},
-		{"generated 1024", &k1024.PublicKey, []string{"1024 bits", "2048 to 4096"}},
-		{"2047 bits", &rsa.PublicKey{N: modulus(2047), E: 65537}, []string{"2047 bits"}},
-		{"4097 bits", &rsa.PublicKey{N: modulus(4097), E: 65537}, []string{"4097 bits"}},
-		{"16384 bits, exponent 2^31-1", &rsa.PublicKey{N: modulus(16384), E: 1<<31 - 1}, []string{"16384 bits", "exponent 2147483647", "only 65537"}},
-		{"exponent 3 (generated)", &e3.PublicKey, []string{"exponent 3", "only 65537"}},
-		{"exponent 3", &rsa.PublicKey{N: k2048.N, E: 3}, []string{"exponent 3"}},
-		{"exponent 65539", &rsa.PublicKey{N: k2048.N, E: 65539}, []string{"exponent 65539"}},
-		{"exponent 0", &rsa.PublicKey{N: k2048.N, E: 0}, []string{"exponent 0"}},
-		{"no modulus", &rsa.PublicKey{E: 65537}, []string{"missing"}},
-		{"nil", nil, []string{"missing"}},
+		{name: "SuperOffice sod certificate", key: certKey(t, "SuperOfficeFederatedLogin-sod.crt")},
+		{name: "SuperOffice stage certificate", key: certKey(t, "SuperOfficeFederatedLogin-stage.crt")},
+		{name: "generated 2048", key: &k2048.PublicKey},
+		{name: "4096 bits", key: &rsa.PublicKey{N: modulus(4096), E: 65537}},
+		{name: "generated 1024", key: &k1024.PublicKey, want: []string{"1024 bits", "2048 to 4096"}},
+		{name: "2047 bits", key: &rsa.PublicKey{N: modulus(2047), E: 65537}, want: []string{"2047 bits"}},
+		{name: "4097 bits", key: &rsa.PublicKey{N: modulus(4097), E: 65537}, want: []string{"4097 bits"}},
+		{name: "16384 bits, exponent 2^31-1", key: &rsa.PublicKey{N: modulus(16384), E: 1<<31 - 1}, want: []string{"16384 bits", "exponent 2147483647", "only 65537"}},
+		{name: "exponent 3 (generated)", key: &e3.PublicKey, want: []string{"exponent 3", "only 65537"}},
+		{name: "exponent 3", key: &rsa.PublicKey{N: k2048.N, E: 3}, want: []string{"exponent 3"}},
+		{name: "exponent 65539", key: &rsa.PublicKey{N: k2048.N, E: 65539}, want: []string{"exponent 65539"}},
+		{name: "exponent 0", key: &rsa.PublicKey{N: k2048.N, E: 0}, want: []string{"exponent 0"}},
+		{name: "no modulus", key: &rsa.PublicKey{E: 65537}, want: []string{"missing"}},
+		{name: "nil", key: nil, want: []string{"missing"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,12 +146,12 @@ func TestCheckApplicationKey(t *testing.T) {
 		key  *rsa.PrivateKey
 		want []string
 	}{
-		{"generated 2048", k2048, nil},
-		{"testdata/key.xml (.NET XML, 2048)", parsed, nil},
-		{"generated 1024", k1024, []string{"1024 bits", "at least 2048"}},
-		{"exponent 3", e3, []string{"exponent 3", "only 65537"}},
-		{"1024 bits and exponent 3", &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: k1024.N, E: 3}}, []string{"1024 bits", "exponent 3"}},
-		{"nil", nil, []string{"missing"}},
+		{name: "generated 2048", key: k2048},
+		{name: "testdata/key.xml (.NET XML, 2048)", key: parsed},
+		{name: "generated 1024", key: k1024, want: []string{"1024 bits", "at least 2048"}},
+		{name: "exponent 3", key: e3, want: []string{"exponent 3", "only 65537"}},
+		{name: "1024 bits and exponent 3", key: &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: k1024.N, E: 3}}, want: []string{"1024 bits", "exponent 3"}},
+		{name: "nil", key: nil, want: []string{"missing"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,34 +13,36 @@ func TestParseRetryAfter(t *testing.T) {
 		want time.Duration
 		ok   bool
 	}{
-		{"0", 0, true},
-		{"1", time.Second, true},
-		{"30", 30 * time.Second, true},
-		{"0030", 30 * time.Second, true},
-		{"120", 2 * time.Minute, true},
-		{"86400", retryAfterCeiling, true},
-		{"86401", retryAfterCeiling, true},
+		{in: "0", want: 0, ok: true},
+		{in: "1", want: time.Second, ok: true},
+		{in: "30", want: 30 * time.Second, ok: true},
+		{in: "0030", want: 30 * time.Second, ok: true},
+		{in: "120", want: 2 * time.Minute, ok: true},
+		{in: "86400", want: retryAfterCeiling, ok: true},
+		{in: "86401", want: retryAfterCeiling, ok: true},
 		// 9223372037 s × 1e9 overflows int64 nanoseconds into a negative
 		// Duration; it must read as "very long", not as "now".
-		{"9223372037", retryAfterCeiling, true},
-		{"9223372036854775807", retryAfterCeiling, true},
-		{"99999999999999999999", retryAfterCeiling, true},
-		{"-1", 0, false},
-		{"+5", 0, false},
-		{" 5", 0, false},
-		{"1.5", 0, false},
-		{"", 0, false},
-		{"soon", 0, false},
-		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{"Fri, 31 Dec 9999 23:59:59 GMT", retryAfterCeiling, true},
-		{"Sunday, 06-Nov-94 08:49:37 GMT", 0, true},
+		{in: "9223372037", want: retryAfterCeiling, ok: true},
+		{in: "9223372036854775807", want: retryAfterCeiling, ok: true},
+		{in: "99999999999999999999", want: retryAfterCeiling, ok: true},
+		{in: "-1", want: 0, ok: false},
+		{in: "+5", want: 0, ok: false},
+		{in: " 5", want: 0, ok: false},
+		{in: "1.5", want: 0, ok: false},
+		{in: "", want: 0, ok: false},
+		{in: "soon", want: 0, ok: false},
+		{in: now.Add(10 * time.Second).Format(http.TimeFormat), want: 10 * time.Second, ok: true},
+		{in: now.Add(-time.Hour).Format(http.TimeFormat), want: 0, ok: true},
+		{in: "Fri, 31 Dec 9999 23:59:59 GMT", want: retryAfterCeiling, ok: true},
+		{in: "Sunday, 06-Nov-94 08:49:37 GMT", want: 0, ok: true},
 	}
 	for _, c := range cases {
-		got, ok := parseRetryAfter(c.in, now)
-		if got != c.want || ok != c.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
-		}
+		t.Run(c.in, func(t *testing.T) {
+			got, ok := parseRetryAfter(c.in, now)
+			if got != c.want || ok != c.ok {
+				t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
+			}
+		})
 	}
 }
 
