@@ -1,7 +1,9 @@
 package redisstore
 
 import (
+	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -56,6 +58,28 @@ type key struct {
 	aead   cipher.AEAD
 	mac    []byte
 	msgMAC []byte
+}
+
+// newKey derives a key's AEAD and its two HMAC keys from its secret (whose
+// id and size New checked).
+func newKey(k Key) (*key, error) {
+	block, err := aes.NewCipher(k.Secret)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	mac, err := hkdf.Key(sha256.New, k.Secret, nil, "sysuser redisstore ticket hmac v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the HMAC key: %w", err)
+	}
+	msgMAC, err := hkdf.Key(sha256.New, k.Secret, nil, "sysuser redisstore invalidation hmac v2", 32)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the HMAC key: %w", err)
+	}
+	return &key{id: k.ID, aead: aead, mac: mac, msgMAC: msgMAC}, nil
 }
 
 func validKeyID(id string) bool {

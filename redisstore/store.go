@@ -2,11 +2,7 @@ package redisstore
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -120,23 +116,10 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 		if s.byID[k.ID] != nil {
 			return nil, fmt.Errorf("redisstore: Options.Keys[%d]: id %s appears twice", i, k.ID)
 		}
-		block, err := aes.NewCipher(k.Secret)
+		kk, err := newKey(k)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: Options.Keys[%d] (%s): %w", i, k.ID, err)
 		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: Options.Keys[%d] (%s): %w", i, k.ID, err)
-		}
-		mac, err := hkdf.Key(sha256.New, k.Secret, nil, "sysuser redisstore ticket hmac v1", 32)
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: Options.Keys[%d] (%s): deriving the HMAC key: %w", i, k.ID, err)
-		}
-		msgMAC, err := hkdf.Key(sha256.New, k.Secret, nil, "sysuser redisstore invalidation hmac v2", 32)
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: Options.Keys[%d] (%s): deriving the HMAC key: %w", i, k.ID, err)
-		}
-		kk := &key{id: k.ID, aead: aead, mac: mac, msgMAC: msgMAC}
 		s.keys = append(s.keys, kk)
 		s.byID[k.ID] = kk
 	}
