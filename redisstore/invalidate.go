@@ -61,14 +61,15 @@ func (k *key) messageMAC(body string) string {
 // calls it, and Client.Close calls the stop it returns (see
 // sysuser.TicketStore). While anyone is subscribed, a goroutine listens on
 // the invalidation channel; the last stop, or Close, ends it. fn runs on
-// that goroutine and must be quick.
+// that goroutine and must be quick. After Close, or for a nil fn, Subscribe
+// registers nothing, and its stop reports false.
 func (s *Store) Subscribe(fn func(contextIdentifier, ticket string)) (stop func() bool) {
 	if fn == nil {
 		return func() bool { return false }
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return func() bool { return false }
 	}
 	if s.subs == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,12 +19,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultPrefix starts the names of the store's Redis keys and channel
+// defaultPrefix starts the names of the store's Redis keys and channel
 // when Options.Prefix is empty.
-const DefaultPrefix = "sysuser:"
+const defaultPrefix = "sysuser:"
 
-// DefaultTimeout bounds each store method when Options.Timeout is zero.
-const DefaultTimeout = time.Second
+// defaultTimeout bounds each store method when Options.Timeout is zero.
+const defaultTimeout = time.Second
 
 // ErrUnavailable is returned, wrapped, by the store's methods for a
 // second after Redis failed one of them: during an outage each caller pays
@@ -45,13 +46,14 @@ type Options struct {
 	// decrypt (see Rotation in the package doc). At least one is required.
 	Keys []Key
 	// Prefix starts every key and channel name the store uses. Empty means
-	// DefaultPrefix. It must not contain '{' or '}'.
+	// "sysuser:". It must not contain '{' or '}'.
 	Prefix string
-	// Timeout bounds each store method, on top of its ctx. Zero means
-	// DefaultTimeout.
+	// Timeout bounds each store method, on top of its ctx. Zero means one
+	// second; negative is refused.
 	Timeout time.Duration
-	// Logger receives warnings about entries that do not decrypt and about
-	// the invalidation subscription. Nil means slog.Default().
+	// Logger receives warnings about entries that cannot be read, broken
+	// leases taken over and invalidation messages refused (never a ticket
+	// or a key). Nil means no logging.
 	Logger *slog.Logger
 }
 
@@ -75,7 +77,7 @@ type Store struct {
 	nonces    map[string]time.Time    // invalidation nonces seen, until they leave the window
 	cancel    context.CancelFunc      // stops the listener; nil while no one is subscribed
 	listeners sync.WaitGroup
-	closed    bool
+	closed    atomic.Bool // set under mu, read without it
 }
 
 var _ sysuser.TicketStore = (*Store)(nil)
@@ -91,19 +93,19 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	s := &Store{rdb: rdb, byID: map[string]*key{}, prefix: opts.Prefix, timeout: opts.Timeout, log: opts.Logger}
 	if s.prefix == "" {
-		s.prefix = DefaultPrefix
+		s.prefix = defaultPrefix
 	}
 	if strings.ContainsAny(s.prefix, "{}") {
 		return nil, errors.New("redisstore: Options.Prefix must not contain '{' or '}' (the tenant is the keys' hash tag)")
 	}
 	if s.timeout == 0 {
-		s.timeout = DefaultTimeout
+		s.timeout = defaultTimeout
 	}
 	if s.timeout < 0 {
 		return nil, errors.New("redisstore: Options.Timeout must not be negative")
 	}
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.channel = s.prefix + "invalidations"
 	for i, k := range opts.Keys {
@@ -130,6 +132,14 @@ func New(rdb redis.UniversalClient, opts Options) (*Store, error) {
 func (s *Store) ticketKey(tenant string) string { return s.prefix + "{" + tenant + "}:ticket" }
 func (s *Store) leaseKey(tenant string) string  { return s.prefix + "{" + tenant + "}:lease" }
 
+// checkOpen fails a method called after Close.
+func (s *Store) checkOpen(op, tenant string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("redisstore: %s for %s: the Store is closed: %w", op, tenant, net.ErrClosed)
+	}
+	return nil
+}
+
 // begin starts a call to Redis: it fails at once while the store pauses
 // after a failure, and otherwise applies Options.Timeout to ctx.
 func (s *Store) begin(ctx context.Context, op, tenant string) (context.Context, context.CancelFunc, error) {
@@ -155,6 +165,9 @@ func (s *Store) fail(ctx context.Context, op, tenant string, err error) error {
 // that does not decrypt, a field that is not a number, or a key of another
 // Redis type is a miss for that tenant, and never pauses the store.
 func (s *Store) Get(ctx context.Context, contextIdentifier string) (*sysuser.SystemUserResult, time.Time, error) {
+	if err := s.checkOpen("get", contextIdentifier); err != nil {
+		return nil, time.Time{}, err
+	}
 	bctx, cancel, err := s.begin(ctx, "get", contextIdentifier)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -224,6 +237,9 @@ return 0
 // the same ttl unless their ExchangeTimeouts differ): Lock takes it over
 // and logs a warning.
 func (s *Store) Lock(ctx context.Context, contextIdentifier string, ttl time.Duration) (string, error) {
+	if err := s.checkOpen("lock", contextIdentifier); err != nil {
+		return "", err
+	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("redisstore: lock for %s: ttl %s is not positive", contextIdentifier, ttl)
 	}
@@ -273,6 +289,9 @@ return 1
 // while that lease is held (else ErrLeaseLost); with an empty lease, only
 // if the tenant has no entry from a later exchange (else nothing happens).
 func (s *Store) Put(ctx context.Context, contextIdentifier, lease string, res *sysuser.SystemUserResult, expires time.Time) error {
+	if err := s.checkOpen("put", contextIdentifier); err != nil {
+		return err
+	}
 	if res == nil || res.Ticket == "" {
 		return fmt.Errorf("redisstore: put for %s: no ticket", contextIdentifier)
 	}
@@ -311,6 +330,9 @@ return 0
 
 // Unlock releases the tenant's lease if it is still lease.
 func (s *Store) Unlock(ctx context.Context, contextIdentifier, lease string) error {
+	if err := s.checkOpen("unlock", contextIdentifier); err != nil {
+		return err
+	}
 	if lease == "" {
 		return nil
 	}
@@ -349,6 +371,9 @@ return 0
 // tenant and the ticket's HMAC, authenticated) to the other replicas. It
 // reports whether it deleted.
 func (s *Store) CompareAndDelete(ctx context.Context, contextIdentifier, ticket string) (bool, error) {
+	if err := s.checkOpen("compare-and-delete", contextIdentifier); err != nil {
+		return false, err
+	}
 	if ticket == "" {
 		return false, nil
 	}
@@ -373,15 +398,17 @@ func (s *Store) CompareAndDelete(ctx context.Context, contextIdentifier, ticket 
 
 // Close stops the invalidation subscription, if any, drops every function
 // Subscribe registered, and waits for the listening goroutine. It does not
-// close the Redis client. Close the Clients using the store first; the
-// store's other methods still work after Close.
+// close the Redis client. Close the Clients using the store first: after
+// Close, Get, Lock, Put, Unlock and CompareAndDelete return an error
+// matching net.ErrClosed, and Subscribe registers nothing. Close is safe
+// to call more than once.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return nil
 	}
-	s.closed = true
+	s.closed.Store(true)
 	if s.cancel != nil {
 		s.cancel()
 	}

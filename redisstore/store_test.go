@@ -847,3 +847,108 @@ func TestKeyAndOptionsJSONHideTheSecret(t *testing.T) {
 		}
 	}
 }
+
+// After Close, every method that talks to Redis fails with an error
+// matching net.ErrClosed and reaches Redis no more: a stored ticket is not
+// returned, a free lease is not taken, nothing is written or deleted.
+func TestClosedStoreFails(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	s := newStore(t, rdb, nil)
+	ctx := context.Background()
+	now := time.Now()
+	if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:before-close", now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	entry := rdb.HGetAll(ctx, "sysuser:{"+testTenant+"}:ticket").Val()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("a second Close = %v", err)
+	}
+	cases := []struct {
+		name string
+		call func() error
+	}{
+		{name: "Get", call: func() error {
+			res, _, err := s.Get(ctx, testTenant)
+			if res != nil {
+				t.Error("Get returned the stored result")
+			}
+			return err
+		}},
+		{name: "Lock", call: func() error {
+			lease, err := s.Lock(ctx, "Cust99999", time.Minute)
+			if lease != "" {
+				t.Error("Lock took a lease")
+			}
+			return err
+		}},
+		{name: "Put", call: func() error {
+			return s.Put(ctx, testTenant, "", result(testTenant, "7T:after-close", now.Add(time.Second)), now.Add(time.Hour))
+		}},
+		{name: "Unlock", call: func() error { return s.Unlock(ctx, testTenant, "some-lease") }},
+		{name: "CompareAndDelete", call: func() error {
+			ok, err := s.CompareAndDelete(ctx, testTenant, "7T:before-close")
+			if ok {
+				t.Error("CompareAndDelete reported a delete")
+			}
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("err = %v, want one matching net.ErrClosed", err)
+			}
+			if strings.Contains(err.Error(), "7T:") {
+				t.Errorf("the error carries a ticket: %v", err)
+			}
+		})
+	}
+	if got := rdb.HGetAll(ctx, "sysuser:{"+testTenant+"}:ticket").Val(); !reflect.DeepEqual(got, entry) {
+		t.Error("the entry changed after Close")
+	}
+	if n := rdb.Exists(ctx, "sysuser:{Cust99999}:lease").Val(); n != 0 {
+		t.Error("a lease was taken after Close")
+	}
+	if stop := s.Subscribe(func(string, string) {}); stop() || redisstore.Subscribers(s) != 0 {
+		t.Error("Subscribe registered a function after Close")
+	}
+}
+
+// A nil Options.Logger logs nothing, not even to slog.Default; a Logger
+// given receives the same warning.
+func TestNilLoggerLogsNothing(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	ctx := context.Background()
+	now := time.Now()
+	if err := newStore(t, rdb, nil, testKey("k1")).Put(ctx, testTenant, "", result(testTenant, "7T:a", now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var defaults logRecorder
+	saved := slog.Default()
+	slog.SetDefault(defaults.logger())
+	t.Cleanup(func() { slog.SetDefault(saved) })
+
+	var given logRecorder
+	for _, logger := range []*slog.Logger{nil, given.logger()} {
+		s, err := redisstore.New(rdb, redisstore.Options{Keys: []redisstore.Key{testKey("k2")}, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil { // another key's entry: a miss, warned
+			t.Fatalf("Get = %v, %v; want a miss", res, err)
+		}
+	}
+	if n := given.count("WARN", "cannot be read"); n != 1 {
+		t.Fatalf("the given Logger got %d warnings, want 1:\n%s", n, given.all())
+	}
+	if all := defaults.all(); all != "" {
+		t.Errorf("with a nil Logger, slog.Default got:\n%s", all)
+	}
+}
