@@ -19,14 +19,25 @@ func TestKeyNeverPrintsItsSecret(t *testing.T) {
 	k := redisstore.Key{ID: "2026-11", Secret: []byte("0123456789abcdef0123456789ABCDEF")}
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("key", "key", k)
-	for _, out := range []string{fmt.Sprint(k), fmt.Sprintf("%+v %#v %s %x %q", k, k, k, k, k), fmt.Sprint([]redisstore.Key{k}),
-		fmt.Sprintf("%+v", redisstore.Options{Keys: []redisstore.Key{k}}), logged.String()} {
-		if strings.Contains(out, "0123456789") || strings.Contains(out, "30313233") {
-			t.Errorf("the secret shows in %q", out)
-		}
-		if !strings.Contains(out, "2026-11") {
-			t.Errorf("the id is missing from %q", out)
-		}
+	cases := []struct {
+		name string
+		out  string
+	}{
+		{name: "Sprint", out: fmt.Sprint(k)},
+		{name: "verbs", out: fmt.Sprintf("%+v %#v %s %x %q", k, k, k, k, k)},
+		{name: "slice", out: fmt.Sprint([]redisstore.Key{k})},
+		{name: "Options", out: fmt.Sprintf("%+v", redisstore.Options{Keys: []redisstore.Key{k}})},
+		{name: "slog text", out: logged.String()},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.Contains(c.out, "0123456789") || strings.Contains(c.out, "30313233") {
+				t.Errorf("the secret shows in %q", c.out)
+			}
+			if !strings.Contains(c.out, "2026-11") {
+				t.Errorf("the id is missing from %q", c.out)
+			}
+		})
 	}
 }
 
@@ -35,20 +46,31 @@ func TestKeyNeverPrintsItsSecret(t *testing.T) {
 func TestKeyAndOptionsJSONHideTheSecret(t *testing.T) {
 	k := redisstore.Key{ID: "2026-11", Secret: []byte("0123456789abcdef0123456789ABCDEF")}
 	opts := redisstore.Options{Keys: []redisstore.Key{k}, Prefix: "p:"}
-	var outs []string
-	for _, v := range []any{k, &k, opts, &opts, map[string]any{"opts": opts}, struct{ Opts *redisstore.Options }{&opts}} {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var logged bytes.Buffer
-		slog.New(slog.NewJSONHandler(&logged, nil)).Info("v", "v", v)
-		outs = append(outs, string(b), logged.String())
+	cases := []struct {
+		name string
+		v    any
+	}{
+		{name: "Key", v: k},
+		{name: "*Key", v: &k},
+		{name: "Options", v: opts},
+		{name: "*Options", v: &opts},
+		{name: "map holding Options", v: map[string]any{"opts": opts}},
+		{name: "struct holding *Options", v: struct{ Opts *redisstore.Options }{&opts}},
 	}
-	for _, out := range outs {
-		if strings.Contains(out, "0123456789") || strings.Contains(out, "MDEyMzQ1") || !strings.Contains(out, "2026-11") {
-			t.Errorf("%s", out)
-		}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := json.Marshal(c.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logged bytes.Buffer
+			slog.New(slog.NewJSONHandler(&logged, nil)).Info("v", "v", c.v)
+			for _, out := range []string{string(b), logged.String()} {
+				if strings.Contains(out, "0123456789") || strings.Contains(out, "MDEyMzQ1") || !strings.Contains(out, "2026-11") {
+					t.Errorf("want the id and not the secret: %s", out)
+				}
+			}
+		})
 	}
 }
 
@@ -56,7 +78,6 @@ func TestKeyAndOptionsJSONHideTheSecret(t *testing.T) {
 func TestUnreadableValuesAreMisses(t *testing.T) {
 	r := startRedis(t)
 	rdb := newRedisClient(t, r.Addr())
-	var logs logRecorder
 	writer := newStore(t, rdb, nil)
 	ctx := context.Background()
 	now := time.Now()
@@ -64,43 +85,64 @@ func TestUnreadableValuesAreMisses(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wrongKey := newStore(t, rdb, logs.logger(), testKey("k2"))
-	sameIDOtherSecret := newStore(t, rdb, logs.logger(), redisstore.Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)})
-	for name, s := range map[string]*redisstore.Store{"unknown key id": wrongKey, "same id, other secret": sameIDOtherSecret} {
-		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("%s: Get = %v, %v; want a miss", name, res, err)
-		}
+	readers := []struct {
+		name string
+		key  redisstore.Key
+	}{
+		{name: "unknown key id", key: testKey("k2")},
+		{name: "same id, other secret", key: redisstore.Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)}},
 	}
-	if logs.count("WARN", "cannot be read", "tenant="+testTenant) != 2 {
-		t.Errorf("want two warnings, got:\n%s", logs.all())
-	}
-	if strings.Contains(logs.all(), "secret") && strings.Contains(logs.all(), "7T:") {
-		t.Errorf("a log carries the ticket:\n%s", logs.all())
+	for _, c := range readers {
+		t.Run(c.name, func(t *testing.T) {
+			var logs logRecorder
+			s := newStore(t, rdb, logs.logger(), c.key)
+			if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
+				t.Fatalf("Get = %v, %v; want a miss", res, err)
+			}
+			if n := logs.count("WARN", "cannot be read", "tenant="+testTenant); n != 1 {
+				t.Errorf("%d warnings, want 1:\n%s", n, logs.all())
+			}
+			if strings.Contains(logs.all(), "7T:secret") {
+				t.Errorf("a log carries the ticket:\n%s", logs.all())
+			}
+		})
 	}
 
 	key := "sysuser:{" + testTenant + "}:ticket"
 	blob := rdb.HGet(ctx, key, "v").Val()
-	// Another tenant's value: the tenant is the associated data.
-	other := "sysuser:{Cust99999}:ticket"
-	all := rdb.HGetAll(ctx, key).Val()
-	rdb.HSet(ctx, other, all)
-	if res, _, err := writer.Get(ctx, "Cust99999"); res != nil || err != nil {
-		t.Errorf("another tenant's value: Get = %v, %v; want a miss", res, err)
-	}
-	// Tampering with any byte.
-	for _, i := range []int{0, 1, 4, len(blob) / 2, len(blob) - 1} {
+	t.Run("another tenant's value", func(t *testing.T) {
+		// The tenant is the associated data.
+		rdb.HSet(ctx, "sysuser:{Cust99999}:ticket", rdb.HGetAll(ctx, key).Val())
+		if res, _, err := writer.Get(ctx, "Cust99999"); res != nil || err != nil {
+			t.Errorf("Get = %v, %v; want a miss", res, err)
+		}
+	})
+	flipped := func(i int) string {
 		b := []byte(blob)
 		b[i] ^= 0x20
-		rdb.HSet(ctx, key, "v", string(b))
-		if res, _, err := writer.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("byte %d flipped: Get = %v, %v; want a miss", i, res, err)
-		}
+		return string(b)
 	}
-	for _, v := range []string{"", "\x01", "\x01\x02k1", "garbage"} {
-		rdb.HSet(ctx, key, "v", v)
-		if res, _, err := writer.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("value %q: Get = %v, %v; want a miss", v, res, err)
-		}
+	values := []struct {
+		name string
+		v    string
+	}{
+		{name: "version byte flipped", v: flipped(0)},
+		{name: "key id length flipped", v: flipped(1)},
+		{name: "nonce byte flipped", v: flipped(4)},
+		{name: "middle byte flipped", v: flipped(len(blob) / 2)},
+		{name: "last byte flipped", v: flipped(len(blob) - 1)},
+		{name: "empty", v: ""},
+		{name: "version only", v: "\x01"},
+		{name: "old version, id only", v: "\x01\x02k1"},
+		{name: "garbage", v: "garbage"},
+	}
+	for _, c := range values {
+		t.Run(c.name, func(t *testing.T) {
+			rdb.HSet(ctx, key, "v", c.v)
+			if res, _, err := writer.Get(ctx, testTenant); res != nil || err != nil {
+				t.Errorf("Get = %v, %v; want a miss", res, err)
+			}
+		})
 	}
 }
 
@@ -121,23 +163,29 @@ func TestExpiryAndReceiptTimeAreAuthenticated(t *testing.T) {
 		t.Fatalf("the genuine entry: %v, %v", res, err)
 	}
 	later := fmt.Sprint(now.Add(6 * time.Hour).UnixMilli())
-	for name, change := range map[string]map[string]string{
-		"later expiry":       {"x": later},
-		"later receipt time": {"r": fmt.Sprint(now.UnixMicro())},
-		"both":               {"x": later, "r": fmt.Sprint(now.UnixMicro())},
-	} {
-		rdb.Del(ctx, key)
-		fields := map[string]any{}
-		for k, v := range old {
-			fields[k] = v
-		}
-		for k, v := range change {
-			fields[k] = v
-		}
-		rdb.HSet(ctx, key, fields)
-		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("%s: Get = %v, %v; want a miss", name, res, err)
-		}
+	cases := []struct {
+		name   string
+		change map[string]string
+	}{
+		{name: "later expiry", change: map[string]string{"x": later}},
+		{name: "later receipt time", change: map[string]string{"r": fmt.Sprint(now.UnixMicro())}},
+		{name: "both", change: map[string]string{"x": later, "r": fmt.Sprint(now.UnixMicro())}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb.Del(ctx, key)
+			fields := map[string]any{}
+			for k, v := range old {
+				fields[k] = v
+			}
+			for k, v := range c.change {
+				fields[k] = v
+			}
+			rdb.HSet(ctx, key, fields)
+			if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
+				t.Errorf("Get = %v, %v; want a miss", res, err)
+			}
+		})
 	}
 }
 

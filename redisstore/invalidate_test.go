@@ -112,43 +112,63 @@ func TestInvalidationMessagesAreAuthenticated(t *testing.T) {
 		return body + " " + hex.EncodeToString(m.Sum(nil))
 	}
 	publish := func(payload string) { rdb.Publish(ctx, "sysuser:invalidations", payload) }
-	none := func(what string) {
+	none := func(t *testing.T) {
 		t.Helper()
 		select {
 		case c := <-calls:
-			t.Fatalf("%s dropped %q", what, c)
+			t.Fatalf("dropped %q", c)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 
-	publish("v1 k1:" + sum + " " + testTenant)
-	none("an unauthenticated old-format message")
 	forged := message(now, "aaaaaaaaaaaaaaaaaaaaaaaa", testTenant)
-	publish(forged[:len(forged)-4] + "0000")
-	none("a message with a wrong MAC")
-	publish(message(now.Add(-10*time.Minute), "bbbbbbbbbbbbbbbbbbbbbbbb", testTenant))
-	none("a stale message")
-	huge := strings.Repeat("x", 1<<20)
-	publish(message(now, "cccccccccccccccccccccccc", huge))
-	none("a message with a 1 MiB tenant")
+	refused := []struct {
+		name    string
+		payload string
+	}{
+		{name: "unauthenticated old format", payload: "v1 k1:" + sum + " " + testTenant},
+		{name: "wrong MAC", payload: forged[:len(forged)-4] + "0000"},
+		{name: "stale", payload: message(now.Add(-10*time.Minute), "bbbbbbbbbbbbbbbbbbbbbbbb", testTenant)},
+		{name: "1 MiB tenant", payload: message(now, "cccccccccccccccccccccccc", strings.Repeat("x", 1<<20))},
+	}
+	for _, c := range refused {
+		t.Run(c.name, func(t *testing.T) {
+			publish(c.payload)
+			none(t)
+		})
+	}
 	if strings.Contains(logs.all(), strings.Repeat("x", 200)) {
 		t.Fatal("a log carries the unbounded tenant")
 	}
 
-	genuine := message(now, "dddddddddddddddddddddddd", testTenant)
-	publish(genuine)
-	select {
-	case c := <-calls:
-		if c != testTenant+" 7T:live" {
-			t.Fatalf("the genuine message dropped %q", c)
+	dropsLive := func(t *testing.T) {
+		t.Helper()
+		select {
+		case c := <-calls:
+			if c != testTenant+" 7T:live" {
+				t.Fatalf("dropped %q", c)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("dropped nothing")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the genuine message dropped nothing")
 	}
-	// The ticket is known again (a Get), and the same message is replayed.
-	s.Get(ctx, testTenant)
-	publish(genuine)
-	none("a replayed message")
+	t.Run("genuine", func(t *testing.T) {
+		publish(message(now, "dddddddddddddddddddddddd", testTenant))
+		dropsLive(t)
+	})
+	t.Run("replayed", func(t *testing.T) {
+		genuine := message(now, "eeeeeeeeeeeeeeeeeeeeeeee", testTenant)
+		if res, _, err := s.Get(ctx, testTenant); res == nil || err != nil { // the store knows the ticket (again)
+			t.Fatalf("Get = %v, %v", res, err)
+		}
+		publish(genuine)
+		dropsLive(t)
+		if res, _, err := s.Get(ctx, testTenant); res == nil || err != nil { // and once more
+			t.Fatalf("Get = %v, %v", res, err)
+		}
+		publish(genuine)
+		none(t)
+	})
 }
 
 // Client.Close stops the store's callback: five NewClient/Close rounds on

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"reflect"
@@ -19,24 +20,37 @@ import (
 )
 
 func TestNewRefusesBadOptions(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	defer rdb.Close()
+	rdb := newRedisClient(t, "127.0.0.1:1") // never dialled: New talks to no one
 	secret := make([]byte, 32)
-	for name, opts := range map[string]redisstore.Options{
-		"no keys":         {},
-		"short secret":    {Keys: []redisstore.Key{{ID: "a", Secret: secret[:16]}}},
-		"empty id":        {Keys: []redisstore.Key{{Secret: secret}}},
-		"id with a space": {Keys: []redisstore.Key{{ID: "a b", Secret: secret}}},
-		"id twice":        {Keys: []redisstore.Key{{ID: "a", Secret: secret}, {ID: "a", Secret: secret}}},
-		"prefix with {":   {Keys: []redisstore.Key{{ID: "a", Secret: secret}}, Prefix: "x{"},
-		"negative":        {Keys: []redisstore.Key{{ID: "a", Secret: secret}}, Timeout: -1},
-	} {
-		if _, err := redisstore.New(rdb, opts); err == nil {
-			t.Errorf("%s: New accepted it", name)
-		}
+	one := []redisstore.Key{{ID: "a", Secret: secret}}
+	cases := []struct {
+		name    string
+		rdb     redis.UniversalClient
+		opts    redisstore.Options
+		wantErr string
+	}{
+		{name: "nil client", opts: redisstore.Options{Keys: one}, wantErr: "the Redis client is nil"},
+		{name: "no keys", rdb: rdb, wantErr: "Options.Keys is empty"},
+		{name: "short secret", rdb: rdb, opts: redisstore.Options{Keys: []redisstore.Key{{ID: "a", Secret: secret[:16]}}},
+			wantErr: "the secret is 16 bytes, want 32"},
+		{name: "empty id", rdb: rdb, opts: redisstore.Options{Keys: []redisstore.Key{{Secret: secret}}}, wantErr: "the id must be"},
+		{name: "id with a space", rdb: rdb, opts: redisstore.Options{Keys: []redisstore.Key{{ID: "a b", Secret: secret}}},
+			wantErr: "the id must be"},
+		{name: "id twice", rdb: rdb, opts: redisstore.Options{Keys: append(one, one...)}, wantErr: "id a appears twice"},
+		{name: "prefix with {", rdb: rdb, opts: redisstore.Options{Keys: one, Prefix: "x{"}, wantErr: "must not contain '{' or '}'"},
+		{name: "negative timeout", rdb: rdb, opts: redisstore.Options{Keys: one, Timeout: -1}, wantErr: "must not be negative"},
 	}
-	if _, err := redisstore.New(nil, redisstore.Options{Keys: []redisstore.Key{{ID: "a", Secret: secret}}}); err == nil {
-		t.Error("New accepted a nil client")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := redisstore.New(c.rdb, c.opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("New accepted it")
+			}
+			if !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("err = %v, want it to say %q", err, c.wantErr)
+			}
+		})
 	}
 }
 
@@ -174,24 +188,33 @@ func TestBrokenLeaseIsTakenOver(t *testing.T) {
 	s := newStore(t, rdb, logs.logger())
 	ctx := context.Background()
 	key := "sysuser:{" + testTenant + "}:lease"
-	for name, plant := range map[string]func(){
-		"no expiry":     func() { rdb.Set(ctx, key, "stuck", 0) },
-		"absurd expiry": func() { rdb.Set(ctx, key, "stuck", 24*time.Hour) },
-		"not a string":  func() { rdb.Del(ctx, key); rdb.SAdd(ctx, key, "stuck") },
-	} {
-		rdb.Del(ctx, key)
-		plant()
-		lease, err := s.Lock(ctx, testTenant, time.Minute)
-		if err != nil || lease == "" {
-			t.Errorf("%s: Lock = %q, %v; want the lease taken over", name, lease, err)
-			continue
-		}
-		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
-			t.Errorf("%s: the lease taken over has ttl %s", name, ttl)
-		}
+	cases := []struct {
+		name  string
+		plant func()
+	}{
+		{name: "no expiry", plant: func() { rdb.Set(ctx, key, "stuck", 0) }},
+		{name: "absurd expiry", plant: func() { rdb.Set(ctx, key, "stuck", 24*time.Hour) }},
+		{name: "not a string", plant: func() { rdb.SAdd(ctx, key, "stuck") }},
 	}
-	if logs.count("WARN", "took over", "tenant="+testTenant) != 3 {
-		t.Errorf("want three warnings:\n%s", logs.all())
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb.Del(ctx, key)
+			c.plant()
+			warned := logs.count("WARN", "took over", "tenant="+testTenant)
+			lease, err := s.Lock(ctx, testTenant, time.Minute)
+			if err != nil || lease == "" {
+				t.Fatalf("Lock = %q, %v; want the lease taken over", lease, err)
+			}
+			if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
+				t.Errorf("the lease taken over has ttl %s", ttl)
+			}
+			if got := rdb.Get(ctx, key).Val(); got != lease {
+				t.Errorf("the lease key holds %q, not the lease Lock returned", got)
+			}
+			if n := logs.count("WARN", "took over", "tenant="+testTenant) - warned; n != 1 {
+				t.Errorf("%d warnings, want 1:\n%s", n, logs.all())
+			}
+		})
 	}
 	rdb.Del(ctx, key)
 	held, _ := s.Lock(ctx, testTenant, time.Minute)
@@ -307,43 +330,29 @@ func TestLeaseTakerLooksAgainBeforeExchanging(t *testing.T) {
 // exchanges on its own: no caller sees an error.
 func TestRedisDownOrHangingNeverFailsACaller(t *testing.T) {
 	requireRedis(t)
-	hang, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	down, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hang.Close()
-	var conns sync.WaitGroup
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() {
-				defer conns.Done()
-				buf := make([]byte, 1024)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	down, _ := net.Listen("tcp", "127.0.0.1:0")
 	downAddr := down.Addr().String()
 	down.Close() // nothing listens there
 
 	fake := newFake(t, nil)
-	for name, addr := range map[string]string{"down": downAddr, "hanging": hang.Addr().String()} {
-		t.Run(name, func(t *testing.T) {
-			rdb := newRedisClient(t, addr)
+	cases := []struct {
+		name string
+		addr string
+	}{
+		{name: "down", addr: downAddr},
+		{name: "hanging", addr: newHangingServer(t)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb := newRedisClient(t, c.addr)
 			s, err := redisstore.New(rdb, redisstore.Options{Keys: []redisstore.Key{testKey("k1")}, Timeout: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
+			t.Cleanup(func() { s.Close() }) // after the Client's Close, registered below
 			ctx := context.Background()
 			start := time.Now()
 			if _, _, err := s.Get(ctx, testTenant); err == nil {
@@ -397,7 +406,7 @@ func TestClusterClient(t *testing.T) {
 		return strings.Contains(info, "cluster_state:ok")
 	})
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{r.Addr()}, ContextTimeoutEnabled: true, ReadTimeout: 500 * time.Millisecond})
-	defer cc.Close()
+	t.Cleanup(func() { cc.Close() }) // after the store's Close, registered below
 	s := newStore(t, cc, nil)
 	now := time.Now()
 	lease, err := s.Lock(ctx, testTenant, time.Minute)
@@ -536,4 +545,55 @@ func TestNilLoggerLogsNothing(t *testing.T) {
 	if all := defaults.all(); all != "" {
 		t.Errorf("with a nil Logger, slog.Default got:\n%s", all)
 	}
+}
+
+// newHangingServer returns the address of a TCP server that accepts and
+// reads but never answers, as a hung Redis does. It closes its listener
+// and connections at cleanup, and waits for its goroutines.
+func newHangingServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+		wg     sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
 }
