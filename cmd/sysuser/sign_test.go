@@ -26,20 +26,23 @@ func TestSign(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := data + "." + base64.StdEncoding.EncodeToString(sig) + "\n"
-	for _, c := range []struct {
+	cases := []struct {
 		name string
 		key  []byte
 		at   string
 	}{
-		{"pem", pkcs1(app), "2026-11-23T12:34Z"},
-		{"xml", xmlKey, "2026-11-23T12:34:59Z"},
-		{"offset", pkcs1(app), "2026-11-23T13:34:10+01:00"},
-		{"superoffice-form", xmlKey, "202611231234"},
-	} {
-		r := runSysuser(t, runOpts{env: []string{"SO_SYSTEM_USER_TOKEN=" + testSystemToken}}, "sign", "--key", writeFile(t, "k", c.key), "--at", c.at)
-		if r.code != exitOK || r.stdout != want {
-			t.Errorf("%s: got %v\nwant stdout %q", c.name, r, want)
-		}
+		{name: "pem", key: pkcs1(app), at: "2026-11-23T12:34Z"},
+		{name: "xml", key: xmlKey, at: "2026-11-23T12:34:59Z"},
+		{name: "offset", key: pkcs1(app), at: "2026-11-23T13:34:10+01:00"},
+		{name: "superoffice-form", key: xmlKey, at: "202611231234"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runSysuser(t, runOpts{env: []string{"SO_SYSTEM_USER_TOKEN=" + testSystemToken}}, "sign", "--key", writeFile(t, "k", c.key), "--at", c.at)
+			if r.code != exitOK || r.stdout != want {
+				t.Errorf("got %v\nwant stdout %q", r, want)
+			}
+		})
 	}
 	// Without --at: the current minute.
 	r := runSysuser(t, runOpts{}, "sign", "--token", "t.with.dots", "--key", writeFile(t, "k", pkcs1(app)))

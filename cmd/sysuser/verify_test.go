@@ -14,23 +14,26 @@ func TestVerifySystemUserToken(t *testing.T) {
 	jwt := exchangeJWT(t, f)
 	tokenFile := writeFile(t, "token.jwt", []byte(jwt+"\n"))
 	certFile := writeFile(t, "superoffice.crt", f.Certificate())
-	for _, c := range []struct {
+	cases := []struct {
 		name string
 		o    runOpts
 		args []string
 	}{
-		{"argument, key set", runOpts{}, []string{"verify", "--login-url", f.URL, jwt}},
-		{"file argument", runOpts{}, []string{"verify", "--login-url", f.URL, tokenFile}},
-		{"-file, environment", runOpts{env: []string{"SO_LOGIN_URL=" + f.URL}}, []string{"verify", "-file", tokenFile}},
-		{"stdin, pinned certificate", runOpts{stdin: jwt}, []string{"verify", "--cert", certFile}},
-		{"dash", runOpts{stdin: jwt}, []string{"verify", "--cert", certFile, "-"}},
-	} {
-		r := runSysuser(t, c.o, c.args...)
-		if r.code != exitOK || !strings.HasPrefix(r.stdout, "valid system user token (alg RS256, kid "+f.KeyID()) ||
-			!strings.Contains(r.stdout, "ctx                Cust12345") || !strings.Contains(r.stdout, "ticket             7T:…[redacted]") {
-			t.Errorf("%s: %v", c.name, r)
-		}
-		assertNoSecrets(t, r.stdout+r.stderr, nil)
+		{name: "argument, key set", args: []string{"verify", "--login-url", f.URL, jwt}},
+		{name: "file argument", args: []string{"verify", "--login-url", f.URL, tokenFile}},
+		{name: "-file, environment", o: runOpts{env: []string{"SO_LOGIN_URL=" + f.URL}}, args: []string{"verify", "-file", tokenFile}},
+		{name: "stdin, pinned certificate", o: runOpts{stdin: jwt}, args: []string{"verify", "--cert", certFile}},
+		{name: "dash", o: runOpts{stdin: jwt}, args: []string{"verify", "--cert", certFile, "-"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runSysuser(t, c.o, c.args...)
+			if r.code != exitOK || !strings.HasPrefix(r.stdout, "valid system user token (alg RS256, kid "+f.KeyID()) ||
+				!strings.Contains(r.stdout, "ctx                Cust12345") || !strings.Contains(r.stdout, "ticket             7T:…[redacted]") {
+				t.Errorf("%v", r)
+			}
+			assertNoSecrets(t, r.stdout+r.stderr, nil)
+		})
 	}
 
 	r := runSysuser(t, runOpts{}, "verify", "--cert", certFile, "--json", "--show-ticket", tokenFile)
