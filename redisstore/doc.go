@@ -49,8 +49,9 @@
 // hours), drop the old key. An entry no key opens (a wrong or missing key,
 // a tampered value, another tenant's value, a changed expiry), and one
 // that is malformed (a field that is not a number, a key of another Redis
-// type), is a miss for that tenant, logged at Warn: the Client exchanges
-// anew and overwrites it. A malformed entry never pauses the store.
+// type), is a miss for that tenant, logged at Warn to Options.Logger: the
+// Client exchanges anew and overwrites it. A malformed entry never pauses
+// the store.
 //
 // # Failures
 //
