@@ -1,19 +1,12 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -27,39 +20,37 @@ import (
 )
 
 func TestNewRefusesBadOptions(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	defer rdb.Close()
+	rdb := newRedisClient(t, "127.0.0.1:1") // never dialled: New talks to no one
 	secret := make([]byte, 32)
-	for name, opts := range map[string]redisstore.Options{
-		"no keys":         {},
-		"short secret":    {Keys: []redisstore.Key{{ID: "a", Secret: secret[:16]}}},
-		"empty id":        {Keys: []redisstore.Key{{Secret: secret}}},
-		"id with a space": {Keys: []redisstore.Key{{ID: "a b", Secret: secret}}},
-		"id twice":        {Keys: []redisstore.Key{{ID: "a", Secret: secret}, {ID: "a", Secret: secret}}},
-		"prefix with {":   {Keys: []redisstore.Key{{ID: "a", Secret: secret}}, Prefix: "x{"},
-		"negative":        {Keys: []redisstore.Key{{ID: "a", Secret: secret}}, Timeout: -1},
-	} {
-		if _, err := redisstore.New(rdb, opts); err == nil {
-			t.Errorf("%s: New accepted it", name)
-		}
+	one := []redisstore.Key{{ID: "a", Secret: secret}}
+	cases := []struct {
+		name    string
+		rdb     redis.UniversalClient
+		opts    redisstore.Options
+		wantErr string
+	}{
+		{name: "nil client", opts: redisstore.Options{Keys: one}, wantErr: "the Redis client is nil"},
+		{name: "no keys", rdb: rdb, wantErr: "Options.Keys is empty"},
+		{name: "short secret", rdb: rdb, opts: redisstore.Options{Keys: []redisstore.Key{{ID: "a", Secret: secret[:16]}}},
+			wantErr: "the secret is 16 bytes, want 32"},
+		{name: "empty id", rdb: rdb, opts: redisstore.Options{Keys: []redisstore.Key{{Secret: secret}}}, wantErr: "the id must be"},
+		{name: "id with a space", rdb: rdb, opts: redisstore.Options{Keys: []redisstore.Key{{ID: "a b", Secret: secret}}},
+			wantErr: "the id must be"},
+		{name: "id twice", rdb: rdb, opts: redisstore.Options{Keys: append(one, one...)}, wantErr: "id a appears twice"},
+		{name: "prefix with {", rdb: rdb, opts: redisstore.Options{Keys: one, Prefix: "x{"}, wantErr: "must not contain '{' or '}'"},
+		{name: "negative timeout", rdb: rdb, opts: redisstore.Options{Keys: one, Timeout: -1}, wantErr: "must not be negative"},
 	}
-	if _, err := redisstore.New(nil, redisstore.Options{Keys: []redisstore.Key{{ID: "a", Secret: secret}}}); err == nil {
-		t.Error("New accepted a nil client")
-	}
-}
-
-func TestKeyNeverPrintsItsSecret(t *testing.T) {
-	k := redisstore.Key{ID: "2026-11", Secret: []byte("0123456789abcdef0123456789ABCDEF")}
-	var logged bytes.Buffer
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("key", "key", k)
-	for _, out := range []string{fmt.Sprint(k), fmt.Sprintf("%+v %#v %s %x %q", k, k, k, k, k), fmt.Sprint([]redisstore.Key{k}),
-		fmt.Sprintf("%+v", redisstore.Options{Keys: []redisstore.Key{k}}), logged.String()} {
-		if strings.Contains(out, "0123456789") || strings.Contains(out, "30313233") {
-			t.Errorf("the secret shows in %q", out)
-		}
-		if !strings.Contains(out, "2026-11") {
-			t.Errorf("the id is missing from %q", out)
-		}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := redisstore.New(c.rdb, c.opts)
+			if err == nil {
+				s.Close()
+				t.Fatal("New accepted it")
+			}
+			if !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("err = %v, want it to say %q", err, c.wantErr)
+			}
+		})
 	}
 }
 
@@ -187,398 +178,48 @@ func TestFencingExpiredHolderCannotOverwrite(t *testing.T) {
 	}
 }
 
-func TestCompareAndDeletePublishesTheHMACNotTheTicket(t *testing.T) {
-	r := startRedis(t)
-	rdb := newRedisClient(t, r.Addr())
-	a := newStore(t, rdb, nil)
-	b := newStore(t, newRedisClient(t, r.Addr()), nil)
-	ctx := context.Background()
-
-	type call struct{ tenant, ticket string }
-	calls := make(chan call, 10)
-	a.Subscribe(func(tenant, ticket string) { calls <- call{tenant, ticket} })
-	spy := rdb.Subscribe(ctx, "sysuser:invalidations")
-	defer spy.Close()
-	if _, err := spy.Receive(ctx); err != nil { // the subscription confirmation
-		t.Fatal(err)
-	}
-	eventually(t, "both subscribers listen", func() bool {
-		n, _ := rdb.PubSubNumSub(ctx, "sysuser:invalidations").Result()
-		return n["sysuser:invalidations"] == 2
-	})
-
-	now := time.Now()
-	if err := a.Put(ctx, testTenant, "", result(testTenant, "7T:first", now), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := b.CompareAndDelete(ctx, testTenant, "7T:other"); ok || err != nil {
-		t.Fatalf("CompareAndDelete of another ticket = %v, %v", ok, err)
-	}
-	if got, _, _ := b.Get(ctx, testTenant); got == nil {
-		t.Fatal("CompareAndDelete of another ticket deleted the entry")
-	}
-	if ok, err := b.CompareAndDelete(ctx, testTenant, "7T:first"); !ok || err != nil {
-		t.Fatalf("CompareAndDelete = %v, %v", ok, err)
-	}
-	if got, _, _ := b.Get(ctx, testTenant); got != nil {
-		t.Fatal("the entry survived CompareAndDelete")
-	}
-	if ok, _ := b.CompareAndDelete(ctx, testTenant, "7T:first"); ok {
-		t.Fatal("a second CompareAndDelete reported a delete")
-	}
-	select {
-	case c := <-calls:
-		if c != (call{testTenant, "7T:first"}) {
-			t.Fatalf("Subscribe's function got %v", c)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no invalidation reached the subscriber")
-	}
-	msg, err := spy.ReceiveMessage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(msg.Payload, "first") || !strings.Contains(msg.Payload, testTenant) || !strings.HasPrefix(msg.Payload, "v2 k1 ") {
-		t.Fatalf("the message is %q; want the tenant and the key id and HMAC, not the ticket", msg.Payload)
-	}
-	select {
-	case c := <-calls:
-		t.Fatalf("a second call: %v", c)
-	case <-time.After(100 * time.Millisecond):
-	}
-}
-
-// A value that does not decrypt is a miss, never an error or a crash.
-func TestUnreadableValuesAreMisses(t *testing.T) {
+// A lease with no expiry, or with more time left than a lease is given, is
+// broken: Lock takes it over, with the ttl it asked. A lease another
+// replica holds within its ttl is respected.
+func TestBrokenLeaseIsTakenOver(t *testing.T) {
 	r := startRedis(t)
 	rdb := newRedisClient(t, r.Addr())
 	var logs logRecorder
-	writer := newStore(t, rdb, nil)
+	s := newStore(t, rdb, logs.logger())
 	ctx := context.Background()
-	now := time.Now()
-	if err := writer.Put(ctx, testTenant, "", result(testTenant, "7T:secret", now), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	key := "sysuser:{" + testTenant + "}:lease"
+	cases := []struct {
+		name  string
+		plant func()
+	}{
+		{name: "no expiry", plant: func() { rdb.Set(ctx, key, "stuck", 0) }},
+		{name: "absurd expiry", plant: func() { rdb.Set(ctx, key, "stuck", 24*time.Hour) }},
+		{name: "not a string", plant: func() { rdb.SAdd(ctx, key, "stuck") }},
 	}
-
-	wrongKey := newStore(t, rdb, logs.logger(), testKey("k2"))
-	sameIDOtherSecret := newStore(t, rdb, logs.logger(), redisstore.Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, 32)})
-	for name, s := range map[string]*redisstore.Store{"unknown key id": wrongKey, "same id, other secret": sameIDOtherSecret} {
-		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("%s: Get = %v, %v; want a miss", name, res, err)
-		}
-	}
-	if logs.count("WARN", "cannot be read", "tenant="+testTenant) != 2 {
-		t.Errorf("want two warnings, got:\n%s", logs.all())
-	}
-	if strings.Contains(logs.all(), "secret") && strings.Contains(logs.all(), "7T:") {
-		t.Errorf("a log carries the ticket:\n%s", logs.all())
-	}
-
-	key := "sysuser:{" + testTenant + "}:ticket"
-	blob := rdb.HGet(ctx, key, "v").Val()
-	// Another tenant's value: the tenant is the associated data.
-	other := "sysuser:{Cust99999}:ticket"
-	all := rdb.HGetAll(ctx, key).Val()
-	rdb.HSet(ctx, other, all)
-	if res, _, err := writer.Get(ctx, "Cust99999"); res != nil || err != nil {
-		t.Errorf("another tenant's value: Get = %v, %v; want a miss", res, err)
-	}
-	// Tampering with any byte.
-	for _, i := range []int{0, 1, 4, len(blob) / 2, len(blob) - 1} {
-		b := []byte(blob)
-		b[i] ^= 0x20
-		rdb.HSet(ctx, key, "v", string(b))
-		if res, _, err := writer.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("byte %d flipped: Get = %v, %v; want a miss", i, res, err)
-		}
-	}
-	for _, v := range []string{"", "\x01", "\x01\x02k1", "garbage"} {
-		rdb.HSet(ctx, key, "v", v)
-		if res, _, err := writer.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("value %q: Get = %v, %v; want a miss", v, res, err)
-		}
-	}
-}
-
-// Keys rotate: during the rotation every replica has both keys, and each
-// reads and deletes what the other wrote.
-func TestKeyRotation(t *testing.T) {
-	r := startRedis(t)
-	rdb := newRedisClient(t, r.Addr())
-	ctx := context.Background()
-	oldOnly := newStore(t, rdb, nil, testKey("old"))
-	before := newStore(t, rdb, nil, testKey("old"), testKey("new"))
-	after := newStore(t, rdb, nil, testKey("new"), testKey("old"))
-	now := time.Now()
-	if err := oldOnly.Put(ctx, testTenant, "", result(testTenant, "7T:one", now), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []*redisstore.Store{before, after} {
-		if got, _, err := s.Get(ctx, testTenant); err != nil || got == nil || got.Ticket != "7T:one" {
-			t.Fatalf("Get = %v, %v", got, err)
-		}
-	}
-	if err := after.Put(ctx, testTenant, "", result(testTenant, "7T:two", now.Add(time.Second)), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, _ := before.Get(ctx, testTenant); got == nil || got.Ticket != "7T:two" {
-		t.Fatalf("a replica still encrypting with the old key cannot read the new one: %v", got)
-	}
-	if got, _, _ := oldOnly.Get(ctx, testTenant); got != nil {
-		t.Fatal("a replica without the new key read its value")
-	}
-	if ok, err := before.CompareAndDelete(ctx, testTenant, "7T:two"); !ok || err != nil {
-		t.Fatalf("CompareAndDelete across keys = %v, %v", ok, err)
-	}
-}
-
-// Nothing in Redis, its keys, values or dump file, shows the ticket, the
-// JWT or any part of them.
-func TestTicketNotInRedisData(t *testing.T) {
-	r := startRedis(t, "--rdbcompression", "no")
-	rdb := newRedisClient(t, r.Addr())
-	fake := newFake(t, nil)
-	client := newClient(t, fake.URL, newStore(t, rdb, nil), nil, nil)
-	ctx := context.Background()
-	res, err := client.Tenant(testTenant, testToken).Ticket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Ticket == "" || res.Token == "" {
-		t.Fatal("no ticket")
-	}
-	secrets := []string{res.Ticket, res.Token, strings.SplitN(res.Ticket, ":", 2)[1], strings.Split(res.Token, ".")[1], testToken, testAppToken}
-	var data bytes.Buffer
-	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) == 0 {
-		t.Fatal("nothing in Redis: the store stored nothing")
-	}
-	for _, k := range keys {
-		data.WriteString(k)
-		dump, err := rdb.Dump(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data.WriteString(dump)
-		switch rdb.Type(ctx, k).Val() {
-		case "hash":
-			for f, v := range rdb.HGetAll(ctx, k).Val() {
-				data.WriteString(f + v)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb.Del(ctx, key)
+			c.plant()
+			warned := logs.count("WARN", "took over", "tenant="+testTenant)
+			lease, err := s.Lock(ctx, testTenant, time.Minute)
+			if err != nil || lease == "" {
+				t.Fatalf("Lock = %q, %v; want the lease taken over", lease, err)
 			}
-		case "string":
-			data.WriteString(rdb.Get(ctx, k).Val())
-		}
-	}
-	if err := rdb.Save(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	rdbFile, err := os.ReadFile(filepath.Join(r.dir, "dump.rdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(rdbFile, []byte("{"+testTenant+"}:ticket")) {
-		t.Fatal("the dump does not hold the entry: the check below would prove nothing")
-	}
-	for _, s := range secrets {
-		if bytes.Contains(data.Bytes(), []byte(s)) {
-			t.Errorf("Redis's data holds a secret (%d bytes)", len(s))
-		}
-		if bytes.Contains(rdbFile, []byte(s)) {
-			t.Errorf("the RDB dump holds a secret (%d bytes)", len(s))
-		}
-	}
-}
-
-// A replica with the wrong key sees a miss and exchanges, without an error.
-func TestWrongKeyIsAMissAndANewExchange(t *testing.T) {
-	r := startRedis(t)
-	fake := newFake(t, nil)
-	ctx := context.Background()
-	a := newClient(t, fake.URL, newStore(t, newRedisClient(t, r.Addr()), nil, testKey("k1")), nil, nil)
-	var logs logRecorder
-	b := newClient(t, fake.URL, newStore(t, newRedisClient(t, r.Addr()), logs.logger(), testKey("other")), logs.logger(), nil)
-	ra, err := a.Tenant(testTenant, testToken).Ticket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := b.Tenant(testTenant, testToken).Ticket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := fake.Exchanges(testTenant); n != 2 || ra.Ticket == rb.Ticket {
-		t.Fatalf("exchanges = %d (same ticket: %v), want 2 distinct", n, ra.Ticket == rb.Ticket)
-	}
-	if logs.count("WARN", "cannot be read") == 0 {
-		t.Errorf("no warning about the unreadable entry:\n%s", logs.all())
-	}
-}
-
-// With Redis gone or hanging, store methods fail fast and the Client
-// exchanges on its own: no caller sees an error.
-func TestRedisDownOrHangingNeverFailsACaller(t *testing.T) {
-	requireRedis(t)
-	hang, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hang.Close()
-	var conns sync.WaitGroup
-	go func() {
-		for {
-			c, err := hang.Accept()
-			if err != nil {
-				return
+			if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
+				t.Errorf("the lease taken over has ttl %s", ttl)
 			}
-			conns.Add(1)
-			go func() {
-				defer conns.Done()
-				buf := make([]byte, 1024)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	down, _ := net.Listen("tcp", "127.0.0.1:0")
-	downAddr := down.Addr().String()
-	down.Close() // nothing listens there
-
-	fake := newFake(t, nil)
-	for name, addr := range map[string]string{"down": downAddr, "hanging": hang.Addr().String()} {
-		t.Run(name, func(t *testing.T) {
-			rdb := newRedisClient(t, addr)
-			s, err := redisstore.New(rdb, redisstore.Options{Keys: []redisstore.Key{testKey("k1")}, Timeout: 300 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
+			if got := rdb.Get(ctx, key).Val(); got != lease {
+				t.Errorf("the lease key holds %q, not the lease Lock returned", got)
 			}
-			defer s.Close()
-			ctx := context.Background()
-			start := time.Now()
-			if _, _, err := s.Get(ctx, testTenant); err == nil {
-				t.Fatal("Get succeeded without Redis")
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("Get took %v to fail", d)
-			}
-			start = time.Now()
-			if _, err := s.Lock(ctx, testTenant, time.Minute); !errors.Is(err, redisstore.ErrUnavailable) {
-				t.Errorf("Lock right after a failure = %v, want ErrUnavailable", err)
-			}
-			if d := time.Since(start); d > 50*time.Millisecond {
-				t.Errorf("Lock right after a failure took %v", d)
-			}
-			var logs logRecorder
-			start = time.Now()
-			client := newClient(t, fake.URL, s, logs.logger(), nil) // subscribes
-			if d := time.Since(start); d > 200*time.Millisecond {
-				t.Errorf("NewClient waited %v for Redis", d)
-			}
-			start = time.Now()
-			res, err := client.Tenant(testTenant, testToken).Ticket(ctx)
-			if err != nil || res.Ticket == "" {
-				t.Fatalf("Ticket = %v, %v", res, err)
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("Ticket took %v", d)
-			}
-			if logs.count("WARN", "ticket store get failed", "tenant="+testTenant) == 0 {
-				t.Errorf("no warning logged:\n%s", logs.all())
-			}
-			if strings.Contains(logs.all(), res.Ticket) {
-				t.Error("a log record carries the ticket")
+			if n := logs.count("WARN", "took over", "tenant="+testTenant) - warned; n != 1 {
+				t.Errorf("%d warnings, want 1:\n%s", n, logs.all())
 			}
 		})
 	}
-}
-
-// A Redis Cluster (here one node owning every slot) refuses scripts whose
-// keys are in different slots: the hash tag keeps a tenant's in one.
-func TestClusterClient(t *testing.T) {
-	r := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-	ctx := context.Background()
-	plain := newRedisClient(t, r.Addr())
-	if err := plain.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the cluster is up", func() bool {
-		info, _ := plain.ClusterInfo(ctx).Result()
-		return strings.Contains(info, "cluster_state:ok")
-	})
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{r.Addr()}, ContextTimeoutEnabled: true, ReadTimeout: 500 * time.Millisecond})
-	defer cc.Close()
-	s := newStore(t, cc, nil)
-	now := time.Now()
-	lease, err := s.Lock(ctx, testTenant, time.Minute)
-	if err != nil || lease == "" {
-		t.Fatal(lease, err)
-	}
-	if err := s.Put(ctx, testTenant, lease, result(testTenant, "7T:cluster", now), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Unlock(ctx, testTenant, lease); err != nil {
-		t.Fatal(err)
-	}
-	calls := make(chan string, 1)
-	s.Subscribe(func(_, ticket string) { calls <- ticket })
-	if got, _, err := s.Get(ctx, testTenant); err != nil || got == nil || got.Ticket != "7T:cluster" {
-		t.Fatalf("Get = %v, %v", got, err)
-	}
-	eventually(t, "the subscriber listens", func() bool {
-		n, _ := plain.PubSubNumSub(ctx, "sysuser:invalidations").Result()
-		return n["sysuser:invalidations"] == 1
-	})
-	if ok, err := s.CompareAndDelete(ctx, testTenant, "7T:cluster"); !ok || err != nil {
-		t.Fatalf("CompareAndDelete = %v, %v", ok, err)
-	}
-	select {
-	case got := <-calls:
-		if got != "7T:cluster" {
-			t.Fatal("wrong ticket invalidated")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no invalidation through the cluster")
-	}
-	var _ sysuser.TicketStore = s
-}
-
-// missOnce is a store whose first Get misses, as when another replica
-// stores its ticket and unlocks between a replica's Get and its Lock.
-type missOnce struct {
-	*redisstore.Store
-	missed atomic.Bool
-}
-
-func (m *missOnce) Get(ctx context.Context, tenant string) (*sysuser.SystemUserResult, time.Time, error) {
-	if m.missed.CompareAndSwap(false, true) {
-		return nil, time.Time{}, nil
-	}
-	return m.Store.Get(ctx, tenant)
-}
-
-// The replica that gets the lease looks once more before exchanging: the
-// previous holder may have stored its ticket and unlocked in between.
-func TestLeaseTakerLooksAgainBeforeExchanging(t *testing.T) {
-	r := startRedis(t)
-	fake := newFake(t, nil)
-	ctx := context.Background()
-	first := newClient(t, fake.URL, newStore(t, newRedisClient(t, r.Addr()), nil), nil, nil)
-	want, err := first.Tenant(testTenant, testToken).Ticket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := &missOnce{Store: newStore(t, newRedisClient(t, r.Addr()), nil)}
-	second := newClient(t, fake.URL, late, nil, nil)
-	got, err := second.Tenant(testTenant, testToken).Ticket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !late.missed.Load() || got.Ticket != want.Ticket || fake.Exchanges(testTenant) != 1 {
-		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.Exchanges(testTenant))
+	rdb.Del(ctx, key)
+	held, _ := s.Lock(ctx, testTenant, time.Minute)
+	if again, err := s.Lock(ctx, testTenant, time.Minute); again != "" || err != nil || held == "" {
+		t.Fatalf("a held lease: Lock = %q, %v", again, err)
 	}
 }
 
@@ -649,201 +290,310 @@ func TestMalformedEntriesAreMissesForTheirTenantOnly(t *testing.T) {
 	}
 }
 
-// The expiry and the receipt time are authenticated: an old value written
-// back with a later expiry, or with its fields changed, is a miss.
-func TestExpiryAndReceiptTimeAreAuthenticated(t *testing.T) {
+// missOnce is a store whose first Get misses, as when another replica
+// stores its ticket and unlocks between a replica's Get and its Lock.
+type missOnce struct {
+	*redisstore.Store
+	missed atomic.Bool
+}
+
+func (m *missOnce) Get(ctx context.Context, tenant string) (*sysuser.SystemUserResult, time.Time, error) {
+	if m.missed.CompareAndSwap(false, true) {
+		return nil, time.Time{}, nil
+	}
+	return m.Store.Get(ctx, tenant)
+}
+
+// The replica that gets the lease looks once more before exchanging: the
+// previous holder may have stored its ticket and unlocked in between.
+func TestLeaseTakerLooksAgainBeforeExchanging(t *testing.T) {
 	r := startRedis(t)
-	rdb := newRedisClient(t, r.Addr())
-	s := newStore(t, rdb, nil)
+	fake := newFake(t, nil)
 	ctx := context.Background()
-	key := "sysuser:{" + testTenant + "}:ticket"
-	now := time.Now()
-	if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:old", now.Add(-time.Hour)), now.Add(time.Minute)); err != nil {
+	first := newClient(t, fake.URL, newStore(t, newRedisClient(t, r.Addr()), nil), nil, nil)
+	want, err := first.Tenant(testTenant, testToken).Ticket(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	old := rdb.HGetAll(ctx, key).Val()
-	if res, _, err := s.Get(ctx, testTenant); res == nil || err != nil {
-		t.Fatalf("the genuine entry: %v, %v", res, err)
+	late := &missOnce{Store: newStore(t, newRedisClient(t, r.Addr()), nil)}
+	second := newClient(t, fake.URL, late, nil, nil)
+	got, err := second.Tenant(testTenant, testToken).Ticket(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	later := fmt.Sprint(now.Add(6 * time.Hour).UnixMilli())
-	for name, change := range map[string]map[string]string{
-		"later expiry":       {"x": later},
-		"later receipt time": {"r": fmt.Sprint(now.UnixMicro())},
-		"both":               {"x": later, "r": fmt.Sprint(now.UnixMicro())},
-	} {
-		rdb.Del(ctx, key)
-		fields := map[string]any{}
-		for k, v := range old {
-			fields[k] = v
-		}
-		for k, v := range change {
-			fields[k] = v
-		}
-		rdb.HSet(ctx, key, fields)
-		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil {
-			t.Errorf("%s: Get = %v, %v; want a miss", name, res, err)
-		}
+	if !late.missed.Load() || got.Ticket != want.Ticket || fake.Exchanges(testTenant) != 1 {
+		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.Exchanges(testTenant))
 	}
 }
 
-// A lease with no expiry, or with more time left than a lease is given, is
-// broken: Lock takes it over, with the ttl it asked. A lease another
-// replica holds within its ttl is respected.
-func TestBrokenLeaseIsTakenOver(t *testing.T) {
-	r := startRedis(t)
-	rdb := newRedisClient(t, r.Addr())
-	var logs logRecorder
-	s := newStore(t, rdb, logs.logger())
-	ctx := context.Background()
-	key := "sysuser:{" + testTenant + "}:lease"
-	for name, plant := range map[string]func(){
-		"no expiry":     func() { rdb.Set(ctx, key, "stuck", 0) },
-		"absurd expiry": func() { rdb.Set(ctx, key, "stuck", 24*time.Hour) },
-		"not a string":  func() { rdb.Del(ctx, key); rdb.SAdd(ctx, key, "stuck") },
-	} {
-		rdb.Del(ctx, key)
-		plant()
-		lease, err := s.Lock(ctx, testTenant, time.Minute)
-		if err != nil || lease == "" {
-			t.Errorf("%s: Lock = %q, %v; want the lease taken over", name, lease, err)
-			continue
-		}
-		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Minute {
-			t.Errorf("%s: the lease taken over has ttl %s", name, ttl)
-		}
+// With Redis gone or hanging, store methods fail fast and the Client
+// exchanges on its own: no caller sees an error.
+func TestRedisDownOrHangingNeverFailsACaller(t *testing.T) {
+	requireRedis(t)
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if logs.count("WARN", "took over", "tenant="+testTenant) != 3 {
-		t.Errorf("want three warnings:\n%s", logs.all())
+	downAddr := down.Addr().String()
+	down.Close() // nothing listens there
+
+	fake := newFake(t, nil)
+	cases := []struct {
+		name string
+		addr string
+	}{
+		{name: "down", addr: downAddr},
+		{name: "hanging", addr: newHangingServer(t)},
 	}
-	rdb.Del(ctx, key)
-	held, _ := s.Lock(ctx, testTenant, time.Minute)
-	if again, err := s.Lock(ctx, testTenant, time.Minute); again != "" || err != nil || held == "" {
-		t.Fatalf("a held lease: Lock = %q, %v", again, err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rdb := newRedisClient(t, c.addr)
+			s, err := redisstore.New(rdb, redisstore.Options{Keys: []redisstore.Key{testKey("k1")}, Timeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() }) // after the Client's Close, registered below
+			ctx := context.Background()
+			start := time.Now()
+			if _, _, err := s.Get(ctx, testTenant); err == nil {
+				t.Fatal("Get succeeded without Redis")
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Get took %v to fail", d)
+			}
+			start = time.Now()
+			if _, err := s.Lock(ctx, testTenant, time.Minute); !errors.Is(err, redisstore.ErrUnavailable) {
+				t.Errorf("Lock right after a failure = %v, want ErrUnavailable", err)
+			}
+			if d := time.Since(start); d > 50*time.Millisecond {
+				t.Errorf("Lock right after a failure took %v", d)
+			}
+			var logs logRecorder
+			start = time.Now()
+			client := newClient(t, fake.URL, s, logs.logger(), nil) // subscribes
+			if d := time.Since(start); d > 200*time.Millisecond {
+				t.Errorf("NewClient waited %v for Redis", d)
+			}
+			start = time.Now()
+			res, err := client.Tenant(testTenant, testToken).Ticket(ctx)
+			if err != nil || res.Ticket == "" {
+				t.Fatalf("Ticket = %v, %v", res, err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Ticket took %v", d)
+			}
+			if logs.count("WARN", "ticket store get failed", "tenant="+testTenant) == 0 {
+				t.Errorf("no warning logged:\n%s", logs.all())
+			}
+			if strings.Contains(logs.all(), res.Ticket) {
+				t.Error("a log record carries the ticket")
+			}
+		})
 	}
 }
 
-// Invalidation messages are authenticated and used once: a forged, stale,
-// replayed or old-format message drops nothing, and an oversized tenant is
-// logged bounded.
-func TestInvalidationMessagesAreAuthenticated(t *testing.T) {
-	r := startRedis(t)
-	rdb := newRedisClient(t, r.Addr())
-	var logs logRecorder
-	s := newStore(t, rdb, logs.logger())
+// A Redis Cluster (here one node owning every slot) refuses scripts whose
+// keys are in different slots: the hash tag keeps a tenant's in one.
+func TestClusterClient(t *testing.T) {
+	r := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	ctx := context.Background()
-	calls := make(chan string, 10)
-	stop := s.Subscribe(func(tenant, ticket string) { calls <- tenant + " " + ticket })
-	defer stop()
-	eventually(t, "the store listens", func() bool {
-		n, _ := rdb.PubSubNumSub(ctx, "sysuser:invalidations").Result()
+	plain := newRedisClient(t, r.Addr())
+	if err := plain.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cluster is up", func() bool {
+		info, _ := plain.ClusterInfo(ctx).Result()
+		return strings.Contains(info, "cluster_state:ok")
+	})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{r.Addr()}, ContextTimeoutEnabled: true, ReadTimeout: 500 * time.Millisecond})
+	t.Cleanup(func() { cc.Close() }) // after the store's Close, registered below
+	s := newStore(t, cc, nil)
+	now := time.Now()
+	lease, err := s.Lock(ctx, testTenant, time.Minute)
+	if err != nil || lease == "" {
+		t.Fatal(lease, err)
+	}
+	if err := s.Put(ctx, testTenant, lease, result(testTenant, "7T:cluster", now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(ctx, testTenant, lease); err != nil {
+		t.Fatal(err)
+	}
+	calls := make(chan string, 1)
+	s.Subscribe(func(_, ticket string) { calls <- ticket })
+	if got, _, err := s.Get(ctx, testTenant); err != nil || got == nil || got.Ticket != "7T:cluster" {
+		t.Fatalf("Get = %v, %v", got, err)
+	}
+	eventually(t, "the subscriber listens", func() bool {
+		n, _ := plain.PubSubNumSub(ctx, "sysuser:invalidations").Result()
 		return n["sysuser:invalidations"] == 1
 	})
-	now := time.Now()
-	if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:live", now), now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	if ok, err := s.CompareAndDelete(ctx, testTenant, "7T:cluster"); !ok || err != nil {
+		t.Fatalf("CompareAndDelete = %v, %v", ok, err)
 	}
-	// Messages made as the store makes them, with the key a test knows.
-	secret := testKey("k1").Secret
-	msgKey, _ := hkdf.Key(sha256.New, secret, nil, "sysuser redisstore invalidation hmac v2", 32)
-	ticketKey, _ := hkdf.Key(sha256.New, secret, nil, "sysuser redisstore ticket hmac v1", 32)
-	mac := func(k []byte, parts ...string) string {
-		m := hmac.New(sha256.New, k)
-		m.Write([]byte(strings.Join(parts, "\x00")))
-		return hex.EncodeToString(m.Sum(nil))
-	}
-	sum := mac(ticketKey, testTenant, "7T:live")
-	message := func(at time.Time, nonce, tenant string) string {
-		body := fmt.Sprintf("v2 k1 %d %s %s %s", at.UnixMilli(), nonce, tenant, sum)
-		m := hmac.New(sha256.New, msgKey)
-		m.Write([]byte(body))
-		return body + " " + hex.EncodeToString(m.Sum(nil))
-	}
-	publish := func(payload string) { rdb.Publish(ctx, "sysuser:invalidations", payload) }
-	none := func(what string) {
-		t.Helper()
-		select {
-		case c := <-calls:
-			t.Fatalf("%s dropped %q", what, c)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-
-	publish("v1 k1:" + sum + " " + testTenant)
-	none("an unauthenticated old-format message")
-	forged := message(now, "aaaaaaaaaaaaaaaaaaaaaaaa", testTenant)
-	publish(forged[:len(forged)-4] + "0000")
-	none("a message with a wrong MAC")
-	publish(message(now.Add(-10*time.Minute), "bbbbbbbbbbbbbbbbbbbbbbbb", testTenant))
-	none("a stale message")
-	huge := strings.Repeat("x", 1<<20)
-	publish(message(now, "cccccccccccccccccccccccc", huge))
-	none("a message with a 1 MiB tenant")
-	if strings.Contains(logs.all(), strings.Repeat("x", 200)) {
-		t.Fatal("a log carries the unbounded tenant")
-	}
-
-	genuine := message(now, "dddddddddddddddddddddddd", testTenant)
-	publish(genuine)
 	select {
-	case c := <-calls:
-		if c != testTenant+" 7T:live" {
-			t.Fatalf("the genuine message dropped %q", c)
+	case got := <-calls:
+		if got != "7T:cluster" {
+			t.Fatal("wrong ticket invalidated")
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the genuine message dropped nothing")
+		t.Fatal("no invalidation through the cluster")
 	}
-	// The ticket is known again (a Get), and the same message is replayed.
-	s.Get(ctx, testTenant)
-	publish(genuine)
-	none("a replayed message")
+	var _ sysuser.TicketStore = s
 }
 
-// Client.Close stops the store's callback: five NewClient/Close rounds on
-// one store leave no callback and no listener.
-func TestClientsCloseTheirSubscriptions(t *testing.T) {
+// After Close, every method that talks to Redis fails with an error
+// matching net.ErrClosed and reaches Redis no more: a stored ticket is not
+// returned, a free lease is not taken, nothing is written or deleted.
+func TestClosedStoreFails(t *testing.T) {
 	r := startRedis(t)
 	rdb := newRedisClient(t, r.Addr())
 	s := newStore(t, rdb, nil)
-	fake := newFake(t, nil, testTenant)
 	ctx := context.Background()
-	for range 5 {
-		c := newClient(t, fake.URL, s, nil, nil)
-		if n := redisstore.Subscribers(s); n != 1 {
-			t.Fatalf("%d callbacks with one Client open", n)
-		}
-		c.Close()
+	now := time.Now()
+	if err := s.Put(ctx, testTenant, "", result(testTenant, "7T:before-close", now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
 	}
-	if n := redisstore.Subscribers(s); n != 0 {
-		t.Fatalf("%d callbacks left after five NewClient/Close rounds", n)
+	entry := rdb.HGetAll(ctx, "sysuser:{"+testTenant+"}:ticket").Val()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
-	eventually(t, "the listener ends", func() bool {
-		n, _ := rdb.PubSubNumSub(ctx, "sysuser:invalidations").Result()
-		return n["sysuser:invalidations"] == 0
-	})
-	stop := s.Subscribe(func(string, string) {})
-	if !stop() || stop() {
-		t.Fatal("stop reports true once, then false")
+	if err := s.Close(); err != nil {
+		t.Fatalf("a second Close = %v", err)
+	}
+	cases := []struct {
+		name string
+		call func() error
+	}{
+		{name: "Get", call: func() error {
+			res, _, err := s.Get(ctx, testTenant)
+			if res != nil {
+				t.Error("Get returned the stored result")
+			}
+			return err
+		}},
+		{name: "Lock", call: func() error {
+			lease, err := s.Lock(ctx, "Cust99999", time.Minute)
+			if lease != "" {
+				t.Error("Lock took a lease")
+			}
+			return err
+		}},
+		{name: "Put", call: func() error {
+			return s.Put(ctx, testTenant, "", result(testTenant, "7T:after-close", now.Add(time.Second)), now.Add(time.Hour))
+		}},
+		{name: "Unlock", call: func() error { return s.Unlock(ctx, testTenant, "some-lease") }},
+		{name: "CompareAndDelete", call: func() error {
+			ok, err := s.CompareAndDelete(ctx, testTenant, "7T:before-close")
+			if ok {
+				t.Error("CompareAndDelete reported a delete")
+			}
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call()
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("err = %v, want one matching net.ErrClosed", err)
+			}
+			if strings.Contains(err.Error(), "7T:") {
+				t.Errorf("the error carries a ticket: %v", err)
+			}
+		})
+	}
+	if got := rdb.HGetAll(ctx, "sysuser:{"+testTenant+"}:ticket").Val(); !reflect.DeepEqual(got, entry) {
+		t.Error("the entry changed after Close")
+	}
+	if n := rdb.Exists(ctx, "sysuser:{Cust99999}:lease").Val(); n != 0 {
+		t.Error("a lease was taken after Close")
+	}
+	if stop := s.Subscribe(func(string, string) {}); stop() || redisstore.Subscribers(s) != 0 {
+		t.Error("Subscribe registered a function after Close")
 	}
 }
 
-// json.Marshal and slog's JSON handler of a Key, Options or a map holding
-// them show the id, never the secret.
-func TestKeyAndOptionsJSONHideTheSecret(t *testing.T) {
-	k := redisstore.Key{ID: "2026-11", Secret: []byte("0123456789abcdef0123456789ABCDEF")}
-	opts := redisstore.Options{Keys: []redisstore.Key{k}, Prefix: "p:"}
-	var outs []string
-	for _, v := range []any{k, &k, opts, &opts, map[string]any{"opts": opts}, struct{ Opts *redisstore.Options }{&opts}} {
-		b, err := json.Marshal(v)
+// A nil Options.Logger logs nothing, not even to slog.Default; a Logger
+// given receives the same warning.
+func TestNilLoggerLogsNothing(t *testing.T) {
+	r := startRedis(t)
+	rdb := newRedisClient(t, r.Addr())
+	ctx := context.Background()
+	now := time.Now()
+	if err := newStore(t, rdb, nil, testKey("k1")).Put(ctx, testTenant, "", result(testTenant, "7T:a", now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var defaults logRecorder
+	saved := slog.Default()
+	slog.SetDefault(defaults.logger())
+	t.Cleanup(func() { slog.SetDefault(saved) })
+
+	var given logRecorder
+	for _, logger := range []*slog.Logger{nil, given.logger()} {
+		s, err := redisstore.New(rdb, redisstore.Options{Keys: []redisstore.Key{testKey("k2")}, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logged bytes.Buffer
-		slog.New(slog.NewJSONHandler(&logged, nil)).Info("v", "v", v)
-		outs = append(outs, string(b), logged.String())
-	}
-	for _, out := range outs {
-		if strings.Contains(out, "0123456789") || strings.Contains(out, "MDEyMzQ1") || !strings.Contains(out, "2026-11") {
-			t.Errorf("%s", out)
+		t.Cleanup(func() { s.Close() })
+		if res, _, err := s.Get(ctx, testTenant); res != nil || err != nil { // another key's entry: a miss, warned
+			t.Fatalf("Get = %v, %v; want a miss", res, err)
 		}
 	}
+	if n := given.count("WARN", "cannot be read"); n != 1 {
+		t.Fatalf("the given Logger got %d warnings, want 1:\n%s", n, given.all())
+	}
+	if all := defaults.all(); all != "" {
+		t.Errorf("with a nil Logger, slog.Default got:\n%s", all)
+	}
+}
+
+// newHangingServer returns the address of a TCP server that accepts and
+// reads but never answers, as a hung Redis does. It closes its listener
+// and connections at cleanup, and waits for its goroutines.
+func newHangingServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+		wg     sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
 }
