@@ -174,7 +174,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 }
 
 // TestRedactionPaths prints each type with exported secret fields along
-// every path the README promises: the value and a pointer, and both inside
+// every path docs/security.md promises: the value and a pointer, and both inside
 // an exported struct field, a map, a slice and an interface; with every fmt
 // verb but %p, through slog's text and JSON handlers, and through
 // json.Marshal. The secrets never show.

@@ -14,8 +14,8 @@
 // The cached Ticket path records nothing: the Client calls the Observer
 // only when it exchanges, looks a state up, retries, fails or is notified.
 // Attributes never hold a secret (no ticket, token or key); tenant ids
-// appear only with WithTenantIDs. The instruments are listed in the
-// README's Observability section.
+// appear only with WithTenantIDs. The instruments are listed in
+// docs/observability.md.
 package otelsysuser
 
 import (
