@@ -114,7 +114,7 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 // encoding/json show the approval without it or its claims, on the paths
 // and with the limits SystemUserResult's doc describes.
 type Approval struct {
-	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
+	// SystemUserToken is what Client.Tenant and Client.Exchange take. Store
 	// it per tenant, as a secret.
 	SystemUserToken string
 	// ContextIdentifier is the tenant, e.g. "Cust12345".

@@ -91,6 +91,27 @@ func (e *AuthenticationError) Error() string {
 	return fmt.Sprintf("sysuser: SuperOffice refused the system user token for %s: %s", e.ContextIdentifier, msg)
 }
 
+// AuthorizationError is an OAuth error from SuperID: at the callback (error
+// and error_description, "access_denied" when the administrator declined)
+// or from the token endpoint ("invalid_grant", ...).
+type AuthorizationError struct {
+	// Code is the OAuth error code, such as "access_denied".
+	Code string
+	// Description is SuperID's error_description, bounded and cleaned.
+	Description string
+	// StatusCode is the token endpoint's HTTP status, or 0 at the callback.
+	StatusCode int
+}
+
+// Error implements error.
+func (e *AuthorizationError) Error() string {
+	msg := "sysuser: SuperID answered " + e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
 // HTTPError means the login service answered with an unexpected HTTP status
 // and no SOAP fault, for example a 500 HTML page from a proxy.
 type HTTPError struct {

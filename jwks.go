@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -15,10 +14,6 @@ import (
 	"sync"
 	"time"
 )
-
-// jwksPath is where the login service publishes its signing keys, below
-// the login URL.
-const jwksPath = "/.well-known/jwks"
 
 // maxKidBytes bounds a key id: SuperOffice's are 40 hex digits (a SHA-1
 // thumbprint).
@@ -60,47 +55,6 @@ func newKeySource(cert []byte, loginURL string, hc *http.Client, now func() time
 type pinnedKey struct{ key *rsa.PublicKey }
 
 func (p pinnedKey) publicKey(context.Context, string) (*rsa.PublicKey, error) { return p.key, nil }
-
-// ParsePublicKey reads the public key that signs SuperOffice's tokens from
-// a certificate, PEM "CERTIFICATE" (the SuperOfficeFederatedLogin.crt
-// SuperOffice ships) or DER, or from a bare PEM "PUBLIC KEY" (PKIX) or "RSA
-// PUBLIC KEY" (PKCS#1). The key must be RSA of at least 2048 bits. Errors
-// match ErrInvalidConfig.
-func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
-	der := data
-	blockType := "CERTIFICATE"
-	if block, _ := pem.Decode(data); block != nil {
-		der, blockType = block.Bytes, block.Type
-	} else if len(data) > 0 && data[0] != 0x30 {
-		return nil, configError("certificate is neither PEM nor DER")
-	}
-	var pub any
-	var err error
-	switch blockType {
-	case "CERTIFICATE":
-		var cert *x509.Certificate
-		if cert, err = x509.ParseCertificate(der); err == nil {
-			pub = cert.PublicKey
-		}
-	case "PUBLIC KEY":
-		pub, err = x509.ParsePKIXPublicKey(der)
-	case "RSA PUBLIC KEY":
-		pub, err = x509.ParsePKCS1PublicKey(der)
-	default:
-		return nil, configError("certificate PEM block is %q; want CERTIFICATE, PUBLIC KEY or RSA PUBLIC KEY", blockType)
-	}
-	if err != nil {
-		return nil, configError("certificate could not be parsed: %v", err)
-	}
-	key, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return nil, configError("certificate key is %T, not RSA", pub)
-	}
-	if err := checkVerifyKey(key); err != nil {
-		return nil, configError("certificate key: %v", err)
-	}
-	return key, nil
-}
 
 // jwksSource fetches SuperOffice's JSON Web Key Set, caches the keys and
 // fetches again when a token names a kid it does not know, at most once per

@@ -105,27 +105,6 @@ func (c OnboardingConfig) LogValue() slog.Value { return slog.StringValue(c.desc
 // that json.Marshal and slog's JSON handler show no secret.
 func (c OnboardingConfig) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()) }
 
-// AuthorizationError is an OAuth error from SuperID: at the callback (error
-// and error_description, "access_denied" when the administrator declined)
-// or from the token endpoint ("invalid_grant", ...).
-type AuthorizationError struct {
-	// Code is the OAuth error code, such as "access_denied".
-	Code string
-	// Description is SuperID's error_description, bounded and cleaned.
-	Description string
-	// StatusCode is the token endpoint's HTTP status, or 0 at the callback.
-	StatusCode int
-}
-
-// Error implements error.
-func (e *AuthorizationError) Error() string {
-	msg := "sysuser: SuperID answered " + e.Code
-	if e.Description != "" {
-		msg += ": " + e.Description
-	}
-	return msg
-}
-
 // Onboarding lets a tenant's administrator approve the application by
 // SuperOffice's authorization code flow, with PKCE, state and nonce, and
 // hands the approval (the tenant's system user token) to OnApproval.
@@ -142,8 +121,9 @@ func (e *AuthorizationError) Error() string {
 // GET (query) and POST (form_post); checks the state against the cookie in
 // constant time; redeems the code at the token endpoint; verifies the
 // id_token (RS256, SuperOffice's key, the environment's issuer, ClientID as
-// audience, the nonce, 5 minutes of skew); accepts each nonce once; clears
-// the cookie; and calls OnApproval. It is safe for concurrent use.
+// audience, the nonce, 5 minutes of skew); accepts each nonce once (the
+// record is kept in this process's memory, not shared between replicas);
+// clears the cookie; and calls OnApproval. It is safe for concurrent use.
 //
 // Each callback whose state cookie is genuine costs one request to the
 // token endpoint, with the client secret; since anyone can start a login,
@@ -209,7 +189,7 @@ func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 	aead, _ := cipher.NewGCM(block)
 	o := &Onboarding{
 		cfg: cfg, secret: hidden(cfg.ClientSecret),
-		authorize: login + "/common/oauth/authorize", tokenURL: login + "/common/oauth/tokens",
+		authorize: login + authorizePath, tokenURL: login + tokenPath,
 		verifier: v, aead: aead, http: safeHTTPClient(cfg.HTTPClient), now: cfg.Clock, log: cfg.Logger,
 		secure: redirect.Scheme == "https" || cfg.FormPost, ownHTTP: cfg.HTTPClient == nil,
 	}
