@@ -10,7 +10,7 @@
 // SystemUserResult with the ticket ("7T:...") and the tenant's WebApi URL.
 //
 //	client, err := sysuser.NewClient(sysuser.Config{
-//		Environment:      "online",
+//		Environment:      sysuser.Online,
 //		ApplicationToken: os.Getenv("SO_APP_TOKEN"),
 //		PrivateKey:       keyFileBytes,
 //	})

@@ -38,16 +38,94 @@ func (e *keyFetchError) Unwrap() error        { return e.err }
 func (e *keyFetchError) Is(target error) bool { return target == ErrKeySetUnavailable }
 
 // newKeySource returns the pinned certificate's key when cert is set, and
-// otherwise the JWKS below loginURL, fetched with hc.
-func newKeySource(cert []byte, loginURL string, hc *http.Client, now func() time.Time) (keySource, error) {
-	if len(cert) == 0 {
-		return newJWKSSource(loginURL+jwksPath, hc, now), nil
+// otherwise the JWKS below loginURL, fetched with userHTTP (the caller's
+// configured client, nil for none) or, without one, with own (the client
+// made for the caller). release gives up the source; call it once, on
+// Close.
+//
+// With the real clock (clock nil), the key set is the process's shared one
+// for that URL and client (see keySets), so that Clients and
+// ApprovalVerifiers talking to one SuperOffice fetch and cache its keys
+// once. With a Clock the source is the caller's own: its refetch interval
+// follows that clock, which others do not share.
+func newKeySource(cert []byte, loginURL string, userHTTP, own *http.Client, clock func() time.Time) (src keySource, release func(), err error) {
+	if len(cert) > 0 {
+		pub, err := ParsePublicKey(cert)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pinnedKey{key: pub}, func() {}, nil
 	}
-	pub, err := ParsePublicKey(cert)
-	if err != nil {
-		return nil, err
+	url := loginURL + jwksPath
+	if clock != nil {
+		return newJWKSSource(url, own, clock), func() {}, nil
 	}
-	return pinnedKey{key: pub}, nil
+	s, release := keySets.acquire(url, userHTTP)
+	return s, release, nil
+}
+
+// keySets is the process's registry of shared key sets.
+var keySets = keySetRegistry{sets: map[keySetID]*sharedKeySet{}}
+
+// keySetRegistry holds one JWKS cache per key-set URL and HTTP client,
+// shared by every Client and ApprovalVerifier of the process that uses the
+// real clock, and counts its users: the last to release it removes it.
+type keySetRegistry struct {
+	mu   sync.Mutex
+	sets map[keySetID]*sharedKeySet
+}
+
+// keySetID names a shared key set: its URL and the HTTP client the users
+// configured (nil for the package's default client).
+type keySetID struct {
+	url    string
+	client *http.Client
+}
+
+// sharedKeySet is one entry of the registry.
+type sharedKeySet struct {
+	src  *jwksSource
+	refs int
+}
+
+// acquire returns the shared source for url fetched with userHTTP (nil for
+// the default client), making it on first use, and the function that
+// releases it, which does so once however often it is called.
+func (r *keySetRegistry) acquire(url string, userHTTP *http.Client) (*jwksSource, func()) {
+	id := keySetID{url: url, client: userHTTP}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.sets[id]
+	if e == nil {
+		e = &sharedKeySet{src: newJWKSSource(url, safeHTTPClient(userHTTP), time.Now)}
+		r.sets[id] = e
+	}
+	e.refs++
+	var once sync.Once
+	return e.src, func() { once.Do(func() { r.release(id, e) }) }
+}
+
+// release drops one user of the entry e, removing it with the last. With
+// the default client it also closes that client's idle connections, as a
+// Client's Close closes those of the client it made: key sets are fetched
+// rarely, so a remaining user loses little by connecting anew.
+func (r *keySetRegistry) release(id keySetID, e *sharedKeySet) {
+	r.mu.Lock()
+	e.refs--
+	if e.refs == 0 && r.sets[id] == e {
+		delete(r.sets, id)
+	}
+	r.mu.Unlock()
+	if id.client == nil {
+		e.src.client.CloseIdleConnections()
+	}
+}
+
+// len reports how many key sets the registry holds.
+func (r *keySetRegistry) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sets)
 }
 
 // pinnedKey is a key source with one key, from a certificate the user

@@ -59,9 +59,10 @@ const maxKeyBytes = 64 << 10
 //
 // The key must be two-prime RSA of 1024 to 16384 bits; it is validated
 // (P·Q = Modulus, D and the CRT values consistent) and its CRT values
-// precomputed. (NewClient applies the rest of the key policy: see above.) Every failure matches ErrInvalidKey; a
-// password-protected PEM also matches ErrEncryptedKey. Error messages never
-// contain key material.
+// precomputed. (NewClient also refuses a public exponent other than 65537,
+// and logs a warning for a key under 2048 bits.) Every failure matches
+// ErrInvalidKey; for a password-protected PEM the message says so and how
+// to decrypt it. Error messages never contain key material.
 func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	if len(data) > maxKeyBytes {
 		return nil, keyError(fmt.Sprintf("input is %d bytes, more than any RSA key needs", len(data)))
@@ -87,7 +88,7 @@ func parsePEMKey(data []byte) (*rsa.PrivateKey, error) {
 		return nil, keyError("PEM block is truncated or malformed")
 	}
 	if block.Headers["Proc-Type"] == "4,ENCRYPTED" || block.Type == "ENCRYPTED PRIVATE KEY" {
-		return nil, encryptedKeyError{}
+		return nil, keyError("it is password-protected; decrypt it first (openssl pkey -in encrypted.pem -out plain.pem)")
 	}
 	switch block.Type {
 	case "RSA PRIVATE KEY":

@@ -33,6 +33,7 @@ type Client struct {
 	attempts    int
 	retryGap    time.Duration
 	keys        keySource
+	releaseKeys func() // gives up keys, on Close
 	parser      *jwt.Parser
 	notices     *jwt.Parser      // state-change notifications' tokens (notify.go)
 	clock       func() time.Time // Config.Clock, nil for the real clock
@@ -80,11 +81,11 @@ func NewClient(cfg Config) (*Client, error) {
 	case cfg.Signer != nil:
 		c.signer = cfg.Signer
 	case len(cfg.PrivateKey) > 0:
-		s, err := NewSigner(cfg.PrivateKey)
+		key, err := ParsePrivateKey(cfg.PrivateKey)
 		if err != nil {
 			return nil, err
 		}
-		c.signer = s
+		c.signer = &Signer{key: key}
 	default:
 		return nil, configError("neither PrivateKey nor Signer is set")
 	}
@@ -108,9 +109,6 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c.ownHTTP = cfg.HTTPClient == nil
 	c.http = safeHTTPClient(cfg.HTTPClient)
-	if c.keys, err = newKeySource(cfg.Certificate, c.loginURL, c.http, c.now); err != nil {
-		return nil, err
-	}
 	c.parser = newParser(issuerSystemUser, "", leewayOrDefault(cfg.Leeway), c.now)
 	c.notices = newParser(c.loginOrigin, "", leewayOrDefault(cfg.Leeway), c.now)
 	c.attempts = orDefault(cfg.MaxAttempts, defaultMaxAttempts)
@@ -143,6 +141,9 @@ func NewClient(cfg Config) (*Client, error) {
 	c.slots = make(chan struct{}, maxExchanges)
 	c.sweepEvery = sweepInterval
 	c.lastSweep.Store(c.now().UnixNano())
+	if c.keys, c.releaseKeys, err = newKeySource(cfg.Certificate, c.loginURL, cfg.HTTPClient, c.http, cfg.Clock); err != nil {
+		return nil, err
+	}
 	if src, ok := c.store.(invalidationSource); ok {
 		c.unsubscribe = src.Subscribe(c.invalidatedElsewhere)
 	}
@@ -150,7 +151,8 @@ func NewClient(cfg Config) (*Client, error) {
 }
 
 // Close stops the Client's background work (renewal timers, the sweep of
-// idle tenants, its store's invalidation callback) and closes the idle
+// idle tenants, its store's invalidation callback), gives up its share of
+// SuperOffice's key set (see Config.Certificate) and closes the idle
 // connections of the HTTP client it made (not those of a
 // Config.HTTPClient). Calls after Close fail with an error matching
 // net.ErrClosed. Close is safe to call more than once.
@@ -172,6 +174,7 @@ func (c *Client) Close() error {
 		}
 		return true
 	})
+	c.releaseKeys()
 	if c.ownHTTP {
 		c.http.CloseIdleConnections()
 	}

@@ -70,7 +70,11 @@ The system user token comes from $SO_SYSTEM_USER_TOKEN or -token-file;
 			if err != nil {
 				return err
 			}
-			signer, err := sysuser.NewSigner(data)
+			key, err := sysuser.ParsePrivateKey(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.keyFile, err)
+			}
+			signer, err := sysuser.NewSigner(key)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.keyFile, err)
 			}
@@ -133,7 +137,7 @@ other users of this machine see command-line flags in ps.
 				fmt.Fprintf(c.stderr, "sysuser exchange: tenant %s: %s\n", clean(s.tenant, 64), explain(err, s.appToken, s.token))
 				return exitError(exitFail)
 			}
-			ticket := sysuser.RedactTicket(res.Ticket)
+			ticket := redactedTicket(res.Ticket)
 			if *showTicket {
 				ticket = res.Ticket
 			}
@@ -500,7 +504,7 @@ func verifyClient(loginURL string, cert []byte, hc *http.Client, clock func() ti
 	if err != nil {
 		return nil, err
 	}
-	signer, err := sysuser.NewSignerFromKey(key)
+	signer, err := sysuser.NewSigner(key)
 	if err != nil {
 		return nil, err
 	}
@@ -591,7 +595,7 @@ func claimsForOutput(claims map[string]any, redactTicket, redactSystemToken bool
 		switch {
 		case redactTicket && k == sysuser.ClaimNamespace+"ticket":
 			s, _ := v.(string)
-			v = sysuser.RedactTicket(s)
+			v = redactedTicket(s)
 		case redactSystemToken && k == sysuser.ClaimNamespace+"system_token":
 			v = "[redacted: --show-system-token prints it]"
 		}
