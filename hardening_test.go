@@ -127,7 +127,7 @@ func TestApplicationKeyPolicy(t *testing.T) {
 		{"2048 bits, e=3", keyWithExponent(t, 2048, 3), true, false},
 		{"2048 bits, e=65537", appKey(t), false, false},
 	} {
-		signer, err := sysuser.NewSignerFromKey(c.key)
+		signer, err := sysuser.NewSigner(c.key)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

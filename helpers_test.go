@@ -91,7 +91,7 @@ type testEnv struct {
 // change the Config before the Client is made.
 func newTestEnv(t testing.TB, clock func() time.Time, mutate func(*sysuser.Config)) *testEnv {
 	t.Helper()
-	signer, err := sysuser.NewSignerFromKey(appKey(t))
+	signer, err := sysuser.NewSigner(appKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
