@@ -114,6 +114,7 @@ func TestKeySetReleasedByClose(t *testing.T) {
 		}
 	}
 
+	sets := sysuser.KeySetCount() // those of other tests' open Clients
 	a := newClient()
 	v, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: env.fake.URL, ClientID: testClientID})
 	if err != nil {
@@ -127,8 +128,15 @@ func TestKeySetReleasedByClose(t *testing.T) {
 	b := newClient()
 	exchange(b)
 	wantFetches(1)
+	if n := sysuser.KeySetCount(); n != sets+1 {
+		t.Fatalf("%d key sets with a Client and a verifier of one SuperOffice open, want %d", n, sets+1)
+	}
 	v.Close()
 	b.Close()
+	v.Close() // a second Close releases nothing more
+	if n := sysuser.KeySetCount(); n != sets {
+		t.Fatalf("%d key sets after every user closed, want %d", n, sets)
+	}
 
 	c := newClient() // every user closed: the set was dropped
 	defer c.Close()
