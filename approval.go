@@ -18,8 +18,8 @@ import (
 // ApprovalConfig configures an ApprovalVerifier. ClientID and a place to
 // get keys from (Environment, LoginURL or Certificate) are required.
 type ApprovalConfig struct {
-	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
-	Environment string
+	// Environment is SOD, Stage or Online, as in Config.
+	Environment Environment
 	// LoginURL overrides Environment, as in Config. The expected issuer is
 	// its scheme and host ("https://sod.superoffice.com"), as SuperOffice's
 	// OpenID Connect metadata gives it, and the key set is at
@@ -30,9 +30,12 @@ type ApprovalConfig struct {
 	// ClientID is the application's client id: the id_token's audience.
 	ClientID string
 	// Certificate optionally pins SuperOffice's signing certificate, as in
-	// Config.Certificate; otherwise keys come from the JWKS by kid.
+	// Config.Certificate; otherwise keys come from the JWKS by kid, cached
+	// once per process for all Clients and verifiers that share it (see
+	// Config.Certificate).
 	Certificate []byte
-	// HTTPClient fetches the key set. Nil means a client with timeouts.
+	// HTTPClient fetches the key set (and, for an Onboarding, talks to the
+	// token endpoint). Nil means a client with timeouts.
 	HTTPClient *http.Client
 	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means 5
 	// minutes, as SuperOffice's own clients allow; negative means none.
@@ -59,19 +62,27 @@ type ApprovalConfig struct {
 // An ApprovalVerifier checks the id_token SuperID posts to the
 // application's redirect URL when a tenant administrator approves the
 // application, and extracts the approval. It is safe for concurrent use.
+// An Onboarding takes one (OnboardingConfig.Verifier): it says where the
+// onboarding talks and whose keys it trusts.
 //
-// Close it when done: it closes the idle connections of the HTTP client it
-// made (without ApprovalConfig.HTTPClient; otherwise they stay the
-// caller's), which would otherwise linger until their idle timeout.
+// Close it when done: it gives up its share of SuperOffice's key set (kept
+// for the process while any Client or verifier uses it) and closes the idle
+// connections of the HTTP client it made (without ApprovalConfig.HTTPClient;
+// otherwise they stay the caller's), which would otherwise linger until
+// their idle timeout.
 type ApprovalVerifier struct {
-	issuer   string
-	clientID string
-	keys     keySource
-	parser   *jwt.Parser
-	log      *slog.Logger
-	http     *http.Client // closed by Close when own
-	ownHTTP  bool
-	closed   atomic.Bool
+	login       string // the login service URL, without a trailing slash
+	issuer      string
+	clientID    string
+	keys        keySource
+	releaseKeys func() // gives up keys, on Close
+	parser      *jwt.Parser
+	leeway      time.Duration
+	now         func() time.Time
+	log         *slog.Logger
+	http        *http.Client // closed by Close when own
+	ownHTTP     bool
+	closed      atomic.Bool
 
 	skipSystemUser, skipNonce bool // see ApprovalConfig
 }
@@ -95,15 +106,16 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &ApprovalVerifier{issuer: issuer, clientID: cfg.ClientID, log: cfg.Logger, http: safeHTTPClient(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil,
+	v := &ApprovalVerifier{login: login, issuer: issuer, clientID: cfg.ClientID, leeway: leewayOrDefault(cfg.Leeway), now: now, log: cfg.Logger,
+		http: safeHTTPClient(cfg.HTTPClient), ownHTTP: cfg.HTTPClient == nil,
 		skipSystemUser: cfg.SkipSystemUserCheck, skipNonce: cfg.SkipNonceCheck}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
-	if v.keys, err = newKeySource(cfg.Certificate, login, v.http, now); err != nil {
+	if v.keys, v.releaseKeys, err = newKeySource(cfg.Certificate, login, cfg.HTTPClient, v.http, cfg.Clock); err != nil {
 		return nil, err
 	}
-	v.parser = newParser(issuer, cfg.ClientID, leewayOrDefault(cfg.Leeway), now)
+	v.parser = newParser(issuer, cfg.ClientID, v.leeway, now)
 	return v, nil
 }
 
@@ -114,7 +126,7 @@ func NewApprovalVerifier(cfg ApprovalConfig) (*ApprovalVerifier, error) {
 // encoding/json show the approval without it or its claims, on the paths
 // and with the limits SystemUserResult's doc describes.
 type Approval struct {
-	// SystemUserToken is what Client.Ticket and Client.Exchange take. Store
+	// SystemUserToken is what Client.Tenant and Client.Exchange take. Store
 	// it per tenant, as a secret.
 	SystemUserToken string
 	// ContextIdentifier is the tenant, e.g. "Cust12345".
@@ -140,11 +152,13 @@ func (v *ApprovalVerifier) refused(ctx context.Context, err error) {
 	v.log.LogAttrs(ctx, slog.LevelWarn, "sysuser: id_token refused", slog.String("error", serverText(err.Error())))
 }
 
-func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
+// verify is Verify without the log record. skipNonce is the verifier's
+// SkipNonceCheck, or its caller's own (Onboarding's LegacySkipNonceCheck).
+func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string, skipNonce bool) (*Approval, error) {
 	if v.closed.Load() {
 		return nil, fmt.Errorf("sysuser: the ApprovalVerifier is closed: %w", net.ErrClosed)
 	}
-	if nonce == "" && !v.skipNonce {
+	if nonce == "" && !skipNonce {
 		return nil, argError("no nonce to check the id_token against (set ApprovalConfig.SkipNonceCheck to verify without one)")
 	}
 	claims, err := verifyJWT(ctx, idToken, v.keys, v.parser)
@@ -213,7 +227,7 @@ func (v *ApprovalVerifier) verify(ctx context.Context, idToken, nonce string) (*
 // cause), or ErrInvalidArgument for an empty nonce; failures to fetch keys
 // are returned as they are.
 func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := v.verify(ctx, idToken, nonce)
+	a, err := v.verify(ctx, idToken, nonce, v.skipNonce)
 	if err != nil {
 		v.refused(ctx, err)
 		return nil, err
@@ -221,11 +235,17 @@ func (v *ApprovalVerifier) Verify(ctx context.Context, idToken, nonce string) (*
 	return a, nil
 }
 
-// Close closes the idle connections of the HTTP client the verifier made
-// (not those of an ApprovalConfig.HTTPClient). Later calls fail with an
-// error matching net.ErrClosed. Close is safe to call more than once.
+// Close gives up the verifier's share of SuperOffice's key set and closes
+// the idle connections of the HTTP client it made (not those of an
+// ApprovalConfig.HTTPClient). Later calls, and those of an Onboarding
+// using the verifier, fail with an error matching net.ErrClosed. Close is
+// safe to call more than once.
 func (v *ApprovalVerifier) Close() error {
-	if v.closed.CompareAndSwap(false, true) && v.ownHTTP {
+	if !v.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	v.releaseKeys()
+	if v.ownHTTP {
 		v.http.CloseIdleConnections()
 	}
 	return nil

@@ -136,7 +136,7 @@ func BenchmarkWebAPIRoundTrip(b *testing.B) {
 func BenchmarkSign(b *testing.B) {
 	key := appKey(b)
 	key.Precompute()
-	signer, err := sysuser.NewSignerFromKey(key)
+	signer, err := sysuser.NewSigner(key)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -253,7 +253,12 @@ func heapInUse() uint64 {
 // BenchmarkUsedStateRecordFull is one callback's record of its state when
 // the record is full of unexpired states (a flood): an eviction, not a scan.
 func BenchmarkUsedStateRecordFull(b *testing.B) {
-	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{LoginURL: "https://sod.superoffice.com/login", ClientID: "c", ClientSecret: "s",
+	v, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{Environment: sysuser.SOD, ClientID: "c"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { v.Close() })
+	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{Verifier: v, ClientSecret: "s",
 		RedirectURL: "https://app.example/cb", StateKey: testStateKey,
 		OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }})
 	if err != nil {

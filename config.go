@@ -32,10 +32,28 @@ func (p Protocol) String() string {
 	return fmt.Sprintf("Protocol(%d)", int(p))
 }
 
-// environmentURL maps each name accepted in Config.Environment to its login
-// service URL.
-func environmentURL(env string) (string, bool) {
-	switch strings.ToLower(env) {
+// An Environment names one of SuperOffice's environments, and so the login
+// service to talk to and whose keys sign its tokens. Use the constants; a
+// configuration naming any other value is refused (ErrInvalidConfig). Case
+// does not matter, and "qaonline" is accepted as another name for Stage.
+type Environment string
+
+// SuperOffice's environments.
+const (
+	// SOD is the development environment, sod.superoffice.com, where
+	// applications are built and tested.
+	SOD Environment = "sod"
+	// Stage is the stage environment, qaonline.superoffice.com, where
+	// SuperOffice certifies an application before production.
+	Stage Environment = "stage"
+	// Online is production, online.superoffice.com.
+	Online Environment = "online"
+)
+
+// loginURL returns the environment's login service URL, or false for a
+// name that is none of SuperOffice's environments.
+func (e Environment) loginURL() (string, bool) {
+	switch strings.ToLower(string(e)) {
 	case "sod":
 		return "https://sod.superoffice.com/login", true
 	case "stage", "qaonline":
@@ -74,9 +92,8 @@ const (
 // SystemUserResult's doc describes (not in an unexported field of a struct
 // fmt prints, nor with %p on a struct value).
 type Config struct {
-	// Environment is "sod" (development), "stage" or "qaonline" (stage), or
-	// "online" (production). Ignored when LoginURL is set.
-	Environment string
+	// Environment is SOD, Stage or Online. Ignored when LoginURL is set.
+	Environment Environment
 	// LoginURL is the base URL of the login service, such as
 	// "https://sod.superoffice.com/login". It overrides Environment. The
 	// service's endpoints hang below it. It must be https, except on a
@@ -93,7 +110,10 @@ type Config struct {
 	// the PEM certificate SuperOffice ships (SuperOfficeFederatedLogin.crt),
 	// or a PEM public key (see ParsePublicKey). Without it the Client
 	// fetches the environment's key set (LoginURL + "/.well-known/jwks") and
-	// picks the key by the token's kid.
+	// picks the key by the token's kid. Clients and ApprovalVerifiers of one
+	// process that fetch the same key set with the same HTTPClient (or both
+	// with none) and no Clock share one cache of it, fetched once and
+	// released by their Close.
 	Certificate []byte
 	// Protocol is SOAP (the default) or REST.
 	Protocol Protocol
@@ -187,14 +207,14 @@ func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()
 
 // resolveLoginURL turns Environment or LoginURL into a base URL without a
 // trailing slash, refusing plain http except on loopback.
-func resolveLoginURL(env, login string) (string, error) {
+func resolveLoginURL(env Environment, login string) (string, error) {
 	if login == "" {
 		if env == "" {
 			return "", configError("neither Environment nor LoginURL is set")
 		}
-		u, ok := environmentURL(env)
+		u, ok := env.loginURL()
 		if !ok {
-			return "", configError("unknown Environment %q (want sod, stage, qaonline or online)", env)
+			return "", configError("unknown Environment %q (want sysuser.SOD, Stage or Online)", string(env))
 		}
 		return u, nil
 	}

@@ -10,7 +10,7 @@
 // SystemUserResult with the ticket ("7T:...") and the tenant's WebApi URL.
 //
 //	client, err := sysuser.NewClient(sysuser.Config{
-//		Environment:      "online",
+//		Environment:      sysuser.Online,
 //		ApplicationToken: os.Getenv("SO_APP_TOKEN"),
 //		PrivateKey:       keyFileBytes,
 //	})
@@ -39,10 +39,14 @@
 //
 // Errors are typed: *AuthenticationError when SuperOffice refuses,
 // *AuthorizationError when an administrator declines,
-// *TenantNotRunningError when SuperOffice says the tenant is not running,
-// ErrInvalidToken when its answer fails verification, *HTTPError and
-// *FaultError for transport failures, ErrInvalidKey, ErrInvalidConfig and
-// ErrInvalidArgument for bad input. No error, log record or fmt output of
+// *TenantNotRunningError (matching ErrTenantNotRunning) when SuperOffice
+// says the tenant is not running, ErrInvalidToken when its answer fails
+// verification, ErrKeySetUnavailable when its signing keys cannot be
+// fetched, *HTTPError, *FaultError and ErrMalformedResponse for what the
+// login service answered, ErrCrossHostRedirect and ErrNotWebAPI for
+// requests the package refuses to send, ErrInvalidState for an onboarding
+// callback this browser did not start, and ErrInvalidKey, ErrInvalidConfig
+// and ErrInvalidArgument for bad input. No error, log record or fmt output of
 // the package's types carries a secret: application token, private key,
 // signed token or ticket.
 //

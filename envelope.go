@@ -132,11 +132,10 @@ type envelopeParser struct {
 
 // parseEnvelope finds AuthenticationResponse or a Fault in a SOAP 1.1 or 1.2
 // envelope by namespace URI and local name, whatever the prefixes or default
-// namespaces, with the same results as parseSOAPResponse: the first Body of
-// the Envelope, in it the first Fault (which wins) or else the first
-// AuthenticationResponse, in that the first IsSuccessful (an xs:boolean,
-// white space around it allowed), Token and ErrorMessage, their texts
-// trimmed. A SOAP 1.1 fault's faultcode and faultstring are unqualified;
+// namespaces: the first Body of the Envelope, in it the first Fault (which
+// wins) or else the first AuthenticationResponse, in that the first
+// IsSuccessful (an xs:boolean, white space around it allowed), Token and
+// ErrorMessage, their texts trimmed. A SOAP 1.1 fault's faultcode and faultstring are unqualified;
 // SOAP 1.2 has Code/Value and Reason/Text.
 //
 // It streams the document and keeps only those texts, so it costs time and
@@ -381,8 +380,7 @@ func (p *envelopeParser) start(t xml.StartElement, top *envFrame) error {
 }
 
 // classify sets the role of f, named {ns}f.local, below an element of role
-// parent. Only the first element of each kind counts, as in
-// parseSOAPResponse.
+// parent. Only the first element of each kind counts (see parseEnvelope).
 func (p *envelopeParser) classify(f *envFrame, parent envRole, ns string) {
 	field := func(id envField) {
 		if !p.fields[id].found {

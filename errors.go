@@ -10,15 +10,12 @@ import (
 // matches it with errors.Is, however much context it carries.
 var (
 	// ErrInvalidKey means the private key could not be used: it is not an RSA
-	// private key, is truncated, inconsistent or public-only. The message
-	// names what is wrong but never repeats key material.
+	// private key, is truncated, inconsistent, public-only or
+	// password-protected. The message names what is wrong (for a
+	// password-protected PEM key, how to decrypt it once:
+	// `openssl pkey -in encrypted.pem -out plain.pem`, keeping the plain key
+	// in a secret store) but never repeats key material.
 	ErrInvalidKey = errors.New("sysuser: invalid private key")
-
-	// ErrEncryptedKey means the PEM private key is password-protected. It also
-	// matches ErrInvalidKey. Decrypt the key once, for example with
-	// `openssl pkey -in encrypted.pem -out plain.pem`, and keep the plain key
-	// in a secret store.
-	ErrEncryptedKey = errors.New("sysuser: private key is password-protected; decrypt it first (openssl pkey -in encrypted.pem -out plain.pem)")
 
 	// ErrInvalidToken means the JWT returned by SuperOffice failed
 	// verification. The jwt/v5 cause (for example jwt.ErrTokenExpired or
@@ -91,6 +88,27 @@ func (e *AuthenticationError) Error() string {
 	return fmt.Sprintf("sysuser: SuperOffice refused the system user token for %s: %s", e.ContextIdentifier, msg)
 }
 
+// AuthorizationError is an OAuth error from SuperID: at the callback (error
+// and error_description, "access_denied" when the administrator declined)
+// or from the token endpoint ("invalid_grant", ...).
+type AuthorizationError struct {
+	// Code is the OAuth error code, such as "access_denied".
+	Code string
+	// Description is SuperID's error_description, bounded and cleaned.
+	Description string
+	// StatusCode is the token endpoint's HTTP status, or 0 at the callback.
+	StatusCode int
+}
+
+// Error implements error.
+func (e *AuthorizationError) Error() string {
+	msg := "sysuser: SuperID answered " + e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
 // HTTPError means the login service answered with an unexpected HTTP status
 // and no SOAP fault, for example a 500 HTML page from a proxy.
 type HTTPError struct {
@@ -134,17 +152,6 @@ func (e *FaultError) Error() string {
 // so that no key material can reach the message.
 func keyError(reason string) error {
 	return fmt.Errorf("%w: %s", ErrInvalidKey, reason)
-}
-
-// encryptedKeyError matches both ErrInvalidKey and ErrEncryptedKey.
-type encryptedKeyError struct{}
-
-func (encryptedKeyError) Error() string {
-	return "sysuser: invalid private key: it is password-protected; decrypt it first (openssl pkey -in encrypted.pem -out plain.pem)"
-}
-
-func (encryptedKeyError) Is(target error) bool {
-	return target == ErrInvalidKey || target == ErrEncryptedKey
 }
 
 func configError(format string, args ...any) error {

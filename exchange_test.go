@@ -35,7 +35,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 					t.Fatalf("%s (pinned %v): %v", p, pinned, err)
 				}
 				if !strings.HasPrefix(res.Ticket, "7T:") || len(res.Ticket) < 20 {
-					t.Errorf("%s: ticket %q", p, sysuser.RedactTicket(res.Ticket))
+					t.Errorf("%s: a ticket of %d bytes, not 7T:...", p, len(res.Ticket))
 				}
 				if res.WebAPIURL != env.fake.WebAPIURL(testTenant) || !strings.HasSuffix(res.WebAPIURL, "/Cust12345/api/") {
 					t.Errorf("%s: WebAPIURL %q", p, res.WebAPIURL)
@@ -95,7 +95,7 @@ func TestExchangeRefusals(t *testing.T) {
 			clock := newFakeClock()
 			env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
 			otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-			otherSigner, _ := sysuser.NewSignerFromKey(otherKey)
+			otherSigner, _ := sysuser.NewSigner(otherKey)
 			env.fake.AddTenant("Cust999", "refused-token")
 			env.fake.Refuse("Cust999", "The application is no longer approved (Revoked)")
 

@@ -31,3 +31,7 @@ func RecordUsedState(o *Onboarding, state string, expires, now time.Time) bool {
 
 // UsedCount returns how many used states and nonces o remembers.
 func UsedCount(o *Onboarding) int { return o.used.len() }
+
+// KeySetCount returns how many shared key sets the process holds, for the
+// external tests.
+func KeySetCount() int { return keySets.len() }

@@ -100,7 +100,7 @@ type testEnv struct {
 // test ends.
 func newTestEnv(t testing.TB, clock func() time.Time, mutate func(*sysuser.Config)) *testEnv {
 	t.Helper()
-	signer, err := sysuser.NewSignerFromKey(appKey(t))
+	signer, err := sysuser.NewSigner(appKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func mustClient(t testing.TB, cfg sysuser.Config) *sysuser.Client {
 
 func mustSigner(t testing.TB) *sysuser.Signer {
 	t.Helper()
-	s, err := sysuser.NewSignerFromKey(appKey(t))
+	s, err := sysuser.NewSigner(appKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

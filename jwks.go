@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -15,10 +14,6 @@ import (
 	"sync"
 	"time"
 )
-
-// jwksPath is where the login service publishes its signing keys, below
-// the login URL.
-const jwksPath = "/.well-known/jwks"
 
 // maxKidBytes bounds a key id: SuperOffice's are 40 hex digits (a SHA-1
 // thumbprint).
@@ -43,16 +38,94 @@ func (e *keyFetchError) Unwrap() error        { return e.err }
 func (e *keyFetchError) Is(target error) bool { return target == ErrKeySetUnavailable }
 
 // newKeySource returns the pinned certificate's key when cert is set, and
-// otherwise the JWKS below loginURL, fetched with hc.
-func newKeySource(cert []byte, loginURL string, hc *http.Client, now func() time.Time) (keySource, error) {
-	if len(cert) == 0 {
-		return newJWKSSource(loginURL+jwksPath, hc, now), nil
+// otherwise the JWKS below loginURL, fetched with userHTTP (the caller's
+// configured client, nil for none) or, without one, with own (the client
+// made for the caller). release gives up the source; call it once, on
+// Close.
+//
+// With the real clock (clock nil), the key set is the process's shared one
+// for that URL and client (see keySets), so that Clients and
+// ApprovalVerifiers talking to one SuperOffice fetch and cache its keys
+// once. With a Clock the source is the caller's own: its refetch interval
+// follows that clock, which others do not share.
+func newKeySource(cert []byte, loginURL string, userHTTP, own *http.Client, clock func() time.Time) (src keySource, release func(), err error) {
+	if len(cert) > 0 {
+		pub, err := ParsePublicKey(cert)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pinnedKey{key: pub}, func() {}, nil
 	}
-	pub, err := ParsePublicKey(cert)
-	if err != nil {
-		return nil, err
+	url := loginURL + jwksPath
+	if clock != nil {
+		return newJWKSSource(url, own, clock), func() {}, nil
 	}
-	return pinnedKey{key: pub}, nil
+	s, release := keySets.acquire(url, userHTTP)
+	return s, release, nil
+}
+
+// keySets is the process's registry of shared key sets.
+var keySets = keySetRegistry{sets: map[keySetID]*sharedKeySet{}}
+
+// keySetRegistry holds one JWKS cache per key-set URL and HTTP client,
+// shared by every Client and ApprovalVerifier of the process that uses the
+// real clock, and counts its users: the last to release it removes it.
+type keySetRegistry struct {
+	mu   sync.Mutex
+	sets map[keySetID]*sharedKeySet
+}
+
+// keySetID names a shared key set: its URL and the HTTP client the users
+// configured (nil for the package's default client).
+type keySetID struct {
+	url    string
+	client *http.Client
+}
+
+// sharedKeySet is one entry of the registry.
+type sharedKeySet struct {
+	src  *jwksSource
+	refs int
+}
+
+// acquire returns the shared source for url fetched with userHTTP (nil for
+// the default client), making it on first use, and the function that
+// releases it, which does so once however often it is called.
+func (r *keySetRegistry) acquire(url string, userHTTP *http.Client) (*jwksSource, func()) {
+	id := keySetID{url: url, client: userHTTP}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.sets[id]
+	if e == nil {
+		e = &sharedKeySet{src: newJWKSSource(url, safeHTTPClient(userHTTP), time.Now)}
+		r.sets[id] = e
+	}
+	e.refs++
+	var once sync.Once
+	return e.src, func() { once.Do(func() { r.release(id, e) }) }
+}
+
+// release drops one user of the entry e, removing it with the last. With
+// the default client it also closes that client's idle connections, as a
+// Client's Close closes those of the client it made: key sets are fetched
+// rarely, so a remaining user loses little by connecting anew.
+func (r *keySetRegistry) release(id keySetID, e *sharedKeySet) {
+	r.mu.Lock()
+	e.refs--
+	if e.refs == 0 && r.sets[id] == e {
+		delete(r.sets, id)
+	}
+	r.mu.Unlock()
+	if id.client == nil {
+		e.src.client.CloseIdleConnections()
+	}
+}
+
+// len reports how many key sets the registry holds.
+func (r *keySetRegistry) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sets)
 }
 
 // pinnedKey is a key source with one key, from a certificate the user
@@ -60,47 +133,6 @@ func newKeySource(cert []byte, loginURL string, hc *http.Client, now func() time
 type pinnedKey struct{ key *rsa.PublicKey }
 
 func (p pinnedKey) publicKey(context.Context, string) (*rsa.PublicKey, error) { return p.key, nil }
-
-// ParsePublicKey reads the public key that signs SuperOffice's tokens from
-// a certificate, PEM "CERTIFICATE" (the SuperOfficeFederatedLogin.crt
-// SuperOffice ships) or DER, or from a bare PEM "PUBLIC KEY" (PKIX) or "RSA
-// PUBLIC KEY" (PKCS#1). The key must be RSA of at least 2048 bits. Errors
-// match ErrInvalidConfig.
-func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
-	der := data
-	blockType := "CERTIFICATE"
-	if block, _ := pem.Decode(data); block != nil {
-		der, blockType = block.Bytes, block.Type
-	} else if len(data) > 0 && data[0] != 0x30 {
-		return nil, configError("certificate is neither PEM nor DER")
-	}
-	var pub any
-	var err error
-	switch blockType {
-	case "CERTIFICATE":
-		var cert *x509.Certificate
-		if cert, err = x509.ParseCertificate(der); err == nil {
-			pub = cert.PublicKey
-		}
-	case "PUBLIC KEY":
-		pub, err = x509.ParsePKIXPublicKey(der)
-	case "RSA PUBLIC KEY":
-		pub, err = x509.ParsePKCS1PublicKey(der)
-	default:
-		return nil, configError("certificate PEM block is %q; want CERTIFICATE, PUBLIC KEY or RSA PUBLIC KEY", blockType)
-	}
-	if err != nil {
-		return nil, configError("certificate could not be parsed: %v", err)
-	}
-	key, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return nil, configError("certificate key is %T, not RSA", pub)
-	}
-	if err := checkVerifyKey(key); err != nil {
-		return nil, configError("certificate key: %v", err)
-	}
-	return key, nil
-}
 
 // jwksSource fetches SuperOffice's JSON Web Key Set, caches the keys and
 // fetches again when a token names a kid it does not know, at most once per

@@ -118,17 +118,14 @@ func TestParsePrivateKeyRefusals(t *testing.T) {
 			if got != nil || !errors.Is(err, sysuser.ErrInvalidKey) {
 				t.Fatalf("got key %v, error %v; want ErrInvalidKey", got != nil, err)
 			}
-			if errors.Is(err, sysuser.ErrEncryptedKey) != c.encrypted {
-				t.Fatalf("errors.Is(err, ErrEncryptedKey) = %v for %v", !c.encrypted, err)
+			if strings.Contains(err.Error(), "decrypt it first (openssl pkey") != c.encrypted {
+				t.Fatalf("error says how to decrypt = %v for %v", !c.encrypted, err)
 			}
 			if !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("error %q does not say %q", err, c.says)
 			}
 			assertNoKeyMaterial(t, err.Error(), key)
 			assertNoKeyMaterial(t, err.Error(), other)
-			if _, err := sysuser.NewSigner(c.data); !errors.Is(err, sysuser.ErrInvalidKey) {
-				t.Fatalf("NewSigner accepted what ParsePrivateKey refused: %v", err)
-			}
 		})
 	}
 }
@@ -175,7 +172,7 @@ func TestApplicationKeyPolicy(t *testing.T) {
 		{name: "2048 bits, e=65537", key: appKey(t), refused: false, warned: false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			signer, err := sysuser.NewSignerFromKey(c.key)
+			signer, err := sysuser.NewSigner(c.key)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,24 +24,27 @@ import (
 	"time"
 )
 
-// OnboardingConfig configures an Onboarding. ClientID, ClientSecret,
-// RedirectURL, StateKey, OnApproval and a place to talk to (Environment or
-// LoginURL) are required.
+// OnboardingConfig configures an Onboarding. Verifier, ClientSecret,
+// RedirectURL, StateKey and OnApproval are required.
 //
 // It holds secrets: fmt, log/slog and encoding/json show which are set,
 // never their values, with Config's limits.
 type OnboardingConfig struct {
-	// Environment is "sod", "stage"/"qaonline" or "online", as in Config.
-	Environment string
-	// LoginURL overrides Environment, as in Config. The authorize and token
-	// endpoints are LoginURL + "/common/oauth/authorize" and
-	// LoginURL + "/common/oauth/tokens"; the id_token's issuer is its scheme
-	// and host.
-	LoginURL string
-	// ClientID and ClientSecret are the application's OAuth credentials
-	// from SuperOffice's developer portal. The secret is sent to the token
-	// endpoint only (client_secret_post).
-	ClientID, ClientSecret string
+	// Verifier says where to talk and whose keys to trust, as the
+	// application's ApprovalVerifier: its login service (Environment or
+	// LoginURL) gives the authorize and token endpoints, LoginURL +
+	// "/common/oauth/authorize" and LoginURL + "/common/oauth/tokens"; its
+	// ClientID is the application's OAuth client id; its HTTPClient talks
+	// to the token endpoint; and its Certificate or key set, Leeway, Clock
+	// and Issuer check the id_token. Its SkipNonceCheck plays no part (see
+	// LegacySkipNonceCheck), and it must not set SkipSystemUserCheck: an
+	// approval carries the system user token. The Verifier stays the
+	// caller's: Onboarding.Close does not close it.
+	Verifier *ApprovalVerifier
+	// ClientSecret is the application's OAuth client secret from
+	// SuperOffice's developer portal. It is sent to the token endpoint only
+	// (client_secret_post).
+	ClientSecret string
 	// RedirectURL is the application's registered redirect URL, where
 	// Onboarding's ServeHTTP must be mounted.
 	RedirectURL string
@@ -73,11 +76,6 @@ type OnboardingConfig struct {
 	// check: anyone can then post their own valid approval to the redirect
 	// URL (login CSRF). Only for applications that cannot keep a nonce.
 	LegacySkipNonceCheck bool
-	// Certificate, HTTPClient, Leeway and Clock are as in ApprovalConfig.
-	Certificate []byte
-	HTTPClient  *http.Client
-	Leeway      time.Duration
-	Clock       func() time.Time
 	// Logger receives why callbacks failed (never a code, token, verifier
 	// or secret). Nil means no logging.
 	Logger *slog.Logger
@@ -90,8 +88,12 @@ func (c OnboardingConfig) describe() string {
 		}
 		return "[not set]"
 	}
-	return fmt.Sprintf("sysuser.OnboardingConfig{Environment: %q, LoginURL: %q, ClientID: %q, ClientSecret: %s, RedirectURL: %q, StateKey: %s, FormPost: %t}",
-		c.Environment, c.LoginURL, c.ClientID, set(c.ClientSecret != ""), c.RedirectURL, set(len(c.StateKey) > 0), c.FormPost)
+	login, clientID := "", ""
+	if c.Verifier != nil {
+		login, clientID = c.Verifier.login, c.Verifier.clientID
+	}
+	return fmt.Sprintf("sysuser.OnboardingConfig{Verifier: %s, LoginURL: %q, ClientID: %q, ClientSecret: %s, RedirectURL: %q, StateKey: %s, FormPost: %t}",
+		set(c.Verifier != nil), login, clientID, set(c.ClientSecret != ""), c.RedirectURL, set(len(c.StateKey) > 0), c.FormPost)
 }
 
 // Format prints the config for every verb with its secrets shown as [set]
@@ -105,27 +107,6 @@ func (c OnboardingConfig) LogValue() slog.Value { return slog.StringValue(c.desc
 // that json.Marshal and slog's JSON handler show no secret.
 func (c OnboardingConfig) MarshalJSON() ([]byte, error) { return json.Marshal(c.describe()) }
 
-// AuthorizationError is an OAuth error from SuperID: at the callback (error
-// and error_description, "access_denied" when the administrator declined)
-// or from the token endpoint ("invalid_grant", ...).
-type AuthorizationError struct {
-	// Code is the OAuth error code, such as "access_denied".
-	Code string
-	// Description is SuperID's error_description, bounded and cleaned.
-	Description string
-	// StatusCode is the token endpoint's HTTP status, or 0 at the callback.
-	StatusCode int
-}
-
-// Error implements error.
-func (e *AuthorizationError) Error() string {
-	msg := "sysuser: SuperID answered " + e.Code
-	if e.Description != "" {
-		msg += ": " + e.Description
-	}
-	return msg
-}
-
 // Onboarding lets a tenant's administrator approve the application by
 // SuperOffice's authorization code flow, with PKCE, state and nonce, and
 // hands the approval (the tenant's system user token) to OnApproval.
@@ -133,7 +114,10 @@ func (e *AuthorizationError) Error() string {
 // Mount Start where the administrator clicks "Connect SuperOffice" and the
 // Onboarding itself (its ServeHTTP) at the RedirectURL:
 //
-//	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{...})
+//	v, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{Environment: sysuser.Online, ClientID: clientID})
+//	...
+//	defer v.Close()
+//	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{Verifier: v, ...})
 //	http.HandleFunc("/connect", ob.Start)
 //	http.Handle("/superoffice/callback", ob)
 //
@@ -141,29 +125,30 @@ func (e *AuthorizationError) Error() string {
 // encrypted, HttpOnly cookie that lives 10 minutes. The callback accepts
 // GET (query) and POST (form_post); checks the state against the cookie in
 // constant time; redeems the code at the token endpoint; verifies the
-// id_token (RS256, SuperOffice's key, the environment's issuer, ClientID as
-// audience, the nonce, 5 minutes of skew); accepts each nonce once; clears
-// the cookie; and calls OnApproval. It is safe for concurrent use.
+// id_token with the Verifier (RS256, SuperOffice's key, the environment's
+// issuer, the Verifier's client id as audience, the nonce, its leeway);
+// accepts each nonce once (the record is kept in this process's memory,
+// not shared between replicas); clears the cookie; and calls OnApproval. It is safe for concurrent use.
 //
 // Each callback whose state cookie is genuine costs one request to the
 // token endpoint, with the client secret; since anyone can start a login,
 // anyone can cause such requests, one per callback (rate-limit the
 // redirect URL if that matters). The record of used states and nonces is
 // bounded (see onceSet in the source): a flood of callbacks never locks out
-// a genuine login. Close it when done.
+// a genuine login. Close it when done, before its Verifier.
 type Onboarding struct {
 	cfg       OnboardingConfig
 	secret    *string // ClientSecret; see hidden
+	clientID  string  // the verifier's
 	authorize string
 	tokenURL  string
 	verifier  *ApprovalVerifier
 	aead      cipher.AEAD
-	http      *http.Client
+	http      *http.Client // the verifier's
 	now       func() time.Time
 	log       *slog.Logger
 	secure    bool // cookies carry Secure
 	used      onceSet
-	ownHTTP   bool // http was made here, so Close may close its connections
 	closed    atomic.Bool
 }
 
@@ -178,8 +163,10 @@ const maxCallbackBody = 64 << 10
 // ErrInvalidConfig.
 func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 	switch {
-	case cfg.ClientID == "":
-		return nil, configError("ClientID is empty")
+	case cfg.Verifier == nil:
+		return nil, configError("Verifier is nil; make one with NewApprovalVerifier")
+	case cfg.Verifier.skipSystemUser:
+		return nil, configError("the Verifier skips the system user check; an onboarding needs the system user token")
 	case cfg.ClientSecret == "":
 		return nil, configError("ClientSecret is empty; the token endpoint needs it")
 	case len(cfg.StateKey) < 32:
@@ -193,30 +180,18 @@ func NewOnboarding(cfg OnboardingConfig) (*Onboarding, error) {
 	if err != nil || redirect.Host == "" || (redirect.Scheme != "https" && !(redirect.Scheme == "http" && isLoopback(redirect.Hostname()))) {
 		return nil, configError("RedirectURL must be an absolute https URL (http only on a loopback host)")
 	}
-	login, err := resolveLoginURL(cfg.Environment, cfg.LoginURL)
-	if err != nil {
-		return nil, err
-	}
-	// The verifier logs nothing: fail logs every refusal once.
-	v, err := NewApprovalVerifier(ApprovalConfig{LoginURL: login, ClientID: cfg.ClientID, Certificate: cfg.Certificate,
-		HTTPClient: cfg.HTTPClient, Leeway: cfg.Leeway, Clock: cfg.Clock, SkipNonceCheck: cfg.LegacySkipNonceCheck})
-	if err != nil {
-		return nil, err
-	}
+	v := cfg.Verifier
 	mac := hmac.New(sha256.New, cfg.StateKey)
 	mac.Write([]byte("sysuser onboarding state cookie v1"))
 	block, _ := aes.NewCipher(mac.Sum(nil)) // a 32-byte key cannot fail
 	aead, _ := cipher.NewGCM(block)
 	o := &Onboarding{
-		cfg: cfg, secret: hidden(cfg.ClientSecret),
-		authorize: login + "/common/oauth/authorize", tokenURL: login + "/common/oauth/tokens",
-		verifier: v, aead: aead, http: safeHTTPClient(cfg.HTTPClient), now: cfg.Clock, log: cfg.Logger,
-		secure: redirect.Scheme == "https" || cfg.FormPost, ownHTTP: cfg.HTTPClient == nil,
+		cfg: cfg, secret: hidden(cfg.ClientSecret), clientID: v.clientID,
+		authorize: v.login + authorizePath, tokenURL: v.login + tokenPath,
+		verifier: v, aead: aead, http: v.http, now: v.now, log: cfg.Logger,
+		secure: redirect.Scheme == "https" || cfg.FormPost,
 	}
 	o.cfg.ClientSecret, o.cfg.StateKey = "", nil // kept hidden, not in cfg
-	if o.now == nil {
-		o.now = time.Now
-	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
@@ -288,7 +263,7 @@ func (o *Onboarding) Start(w http.ResponseWriter, r *http.Request) {
 	challenge := sha256.Sum256([]byte(bs.Verifier))
 	q := url.Values{
 		"response_type":         {"code"},
-		"client_id":             {o.cfg.ClientID},
+		"client_id":             {o.clientID},
 		"redirect_uri":          {o.cfg.RedirectURL},
 		"scope":                 {"openid"},
 		"state":                 {bs.State},
@@ -431,9 +406,10 @@ func (o *Onboarding) callback(ctx context.Context, w http.ResponseWriter, r *htt
 	return o.verify(ctx, idToken, bs.Nonce)
 }
 
-// verify checks an id_token with nonce and accepts each nonce once.
+// verify checks an id_token with nonce and accepts each nonce once. The
+// verifier logs nothing here: fail logs every refusal once.
 func (o *Onboarding) verify(ctx context.Context, idToken, nonce string) (*Approval, error) {
-	a, err := o.verifier.Verify(ctx, idToken, nonce)
+	a, err := o.verifier.verify(ctx, idToken, nonce, o.cfg.LegacySkipNonceCheck)
 	if err != nil {
 		return nil, err
 	}
@@ -442,13 +418,11 @@ func (o *Onboarding) verify(ctx context.Context, idToken, nonce string) (*Approv
 		sum := sha256.Sum256([]byte(idToken))
 		key = "id_token:" + hex.EncodeToString(sum[:])
 	}
-	if !o.used.add(key, a.ExpiresAt.Add(o.verifierLeeway()), o.now()) {
+	if !o.used.add(key, a.ExpiresAt.Add(o.verifier.leeway), o.now()) {
 		return nil, fmt.Errorf("%w: this approval was already accepted once", ErrInvalidState)
 	}
 	return a, nil
 }
-
-func (o *Onboarding) verifierLeeway() time.Duration { return leewayOrDefault(o.cfg.Leeway) }
 
 // tokenAnswer is the token endpoint's JSON answer.
 type tokenAnswer struct {
@@ -464,7 +438,7 @@ func (o *Onboarding) redeem(ctx context.Context, code, verifier string) (string,
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
 		"redirect_uri":  {o.cfg.RedirectURL},
-		"client_id":     {o.cfg.ClientID},
+		"client_id":     {o.clientID},
 		"client_secret": {*o.secret},
 		"code_verifier": {verifier},
 	}
@@ -533,18 +507,13 @@ func (o *Onboarding) fail(w http.ResponseWriter, r *http.Request, why string, er
 	http.Error(w, "the approval could not be completed", http.StatusBadRequest)
 }
 
-// Close closes the idle connections of the HTTP clients the Onboarding
-// made (not those of an OnboardingConfig.HTTPClient). Afterwards Start
-// answers 503 and callbacks fail with an error matching net.ErrClosed.
+// Close stops the Onboarding: afterwards Start answers 503 and callbacks
+// fail with an error matching net.ErrClosed. It does not close the
+// Verifier, which stays the caller's (close it after the Onboarding).
 // Close is safe to call more than once.
 func (o *Onboarding) Close() error {
-	if !o.closed.CompareAndSwap(false, true) {
-		return nil
-	}
-	if o.ownHTTP {
-		o.http.CloseIdleConnections()
-	}
-	return o.verifier.Close()
+	o.closed.Store(true)
+	return nil
 }
 
 // onceSet remembers keys until they expire, so that a login (its state), a

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,18 @@ import (
 
 var testStateKey = []byte("0123456789abcdef0123456789abcdef")
 
+// newVerifier returns a verifier for testClientID against the login
+// service login, closed when the test ends.
+func newVerifier(t testing.TB, login string, clock func() time.Time) *sysuser.ApprovalVerifier {
+	t.Helper()
+	v, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{LoginURL: login, ClientID: testClientID, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
 func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
@@ -28,8 +41,8 @@ func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 	stored := map[string]string{}
 	fail := false
 	cfg := sysuser.OnboardingConfig{
-		LoginURL: env.fake.URL, ClientID: testClientID, ClientSecret: "client-secret", StateKey: testStateKey,
-		RedirectURL: "http://127.0.0.1/callback", Clock: clock.Now,
+		Verifier: newVerifier(t, env.fake.URL, clock.Now), ClientSecret: "client-secret", StateKey: testStateKey,
+		RedirectURL: "http://127.0.0.1/callback",
 		LegacyNonce: func(r *http.Request) string { c, _ := r.Cookie("nonce"); return c.Value },
 		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
 			if fail {
@@ -121,18 +134,23 @@ func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 }
 
 func TestNewOnboardingRefusesIncompleteConfig(t *testing.T) {
-	ok := sysuser.OnboardingConfig{LoginURL: "https://sod.superoffice.com/login", ClientID: "c", ClientSecret: "s", StateKey: testStateKey,
+	skipping, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{Environment: sysuser.SOD, ClientID: "c", SkipSystemUserCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer skipping.Close()
+	ok := sysuser.OnboardingConfig{Verifier: newVerifier(t, "https://sod.superoffice.com/login", nil), ClientSecret: "s", StateKey: testStateKey,
 		RedirectURL: "https://app.example/callback", OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }}
 	if _, err := sysuser.NewOnboarding(ok); err != nil {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*sysuser.OnboardingConfig){
-		"no client id":    func(c *sysuser.OnboardingConfig) { c.ClientID = "" },
+		"no verifier": func(c *sysuser.OnboardingConfig) { c.Verifier = nil },
+		"a verifier that skips the system user check": func(c *sysuser.OnboardingConfig) { c.Verifier = skipping },
 		"no secret":       func(c *sysuser.OnboardingConfig) { c.ClientSecret = "" },
 		"short state key": func(c *sysuser.OnboardingConfig) { c.StateKey = []byte("short") },
 		"no OnApproval":   func(c *sysuser.OnboardingConfig) { c.OnApproval = nil },
 		"http redirect":   func(c *sysuser.OnboardingConfig) { c.RedirectURL = "http://app.example/callback" },
-		"no login":        func(c *sysuser.OnboardingConfig) { c.LoginURL = "" },
 		"both legacy opts": func(c *sysuser.OnboardingConfig) {
 			c.LegacySkipNonceCheck = true
 			c.LegacyNonce = func(*http.Request) string { return "" }
@@ -150,6 +168,7 @@ func TestNewOnboardingRefusesIncompleteConfig(t *testing.T) {
 // server, with the approvals it stored and the errors it handed out.
 type codeFlow struct {
 	env      *testEnv
+	verifier *sysuser.ApprovalVerifier
 	ob       *sysuser.Onboarding
 	app      *httptest.Server
 	logs     *lockedBuffer
@@ -159,14 +178,32 @@ type codeFlow struct {
 }
 
 func newCodeFlow(t *testing.T, formPost bool) *codeFlow {
+	return newCodeFlowWith(t, formPost, nil)
+}
+
+// newCodeFlowWith is newCodeFlow with a verifier configured by mutate, from
+// the fake's login URL and testClientID. The verifier is closed when the
+// test ends.
+func newCodeFlowWith(t *testing.T, formPost bool, mutate func(*sysuser.ApprovalConfig)) *codeFlow {
 	f := &codeFlow{env: newTestEnv(t, nil, nil), logs: &lockedBuffer{}}
+	t.Cleanup(func() { f.env.client.Close() })
 	mux := http.NewServeMux()
 	f.app = httptest.NewServer(mux)
 	t.Cleanup(f.app.Close)
 	redirect := f.app.URL + "/superoffice/callback"
 	f.env.fake.RegisterClient(testClientID, "the-client-secret", redirect)
+	vcfg := sysuser.ApprovalConfig{LoginURL: f.env.fake.URL, ClientID: testClientID}
+	if mutate != nil {
+		mutate(&vcfg)
+	}
+	verifier, err := sysuser.NewApprovalVerifier(vcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { verifier.Close() })
+	f.verifier = verifier
 	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
-		LoginURL: f.env.fake.URL, ClientID: testClientID, ClientSecret: "the-client-secret",
+		Verifier: verifier, ClientSecret: "the-client-secret",
 		RedirectURL: redirect, StateKey: testStateKey, FormPost: formPost,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
@@ -308,7 +345,7 @@ func TestOnboardingRefusesForeignCallbacks(t *testing.T) {
 		}
 	}
 	// A cookie made with another key.
-	other, _ := sysuser.NewOnboarding(sysuser.OnboardingConfig{LoginURL: f.env.fake.URL, ClientID: testClientID, ClientSecret: "s",
+	other, _ := sysuser.NewOnboarding(sysuser.OnboardingConfig{Verifier: newVerifier(t, f.env.fake.URL, nil), ClientSecret: "s",
 		RedirectURL: f.app.URL + "/superoffice/callback", StateKey: []byte("another key, another key, 32 byt"),
 		OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }})
 	rec := httptest.NewRecorder()
@@ -512,5 +549,152 @@ func TestOnboardingClose(t *testing.T) {
 	}
 	if code := f.callback(t, cb, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), net.ErrClosed) {
 		t.Fatalf("callback after Close: %d %v", code, f.lastFailure())
+	}
+}
+
+// countingTransport counts the requests it sends, by path.
+type countingTransport struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	if c.paths == nil {
+		c.paths = map[string]int{}
+	}
+	c.paths[r.URL.Path]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) count(suffix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for p, k := range c.paths {
+		if strings.HasSuffix(p, suffix) {
+			n += k
+		}
+	}
+	return n
+}
+
+// The Onboarding talks where its verifier says, through the verifier's
+// HTTP client, by the verifier's clock.
+func TestOnboardingUsesItsVerifier(t *testing.T) {
+	counter := &countingTransport{}
+	var offset atomic.Int64 // how far the verifier's clock is ahead
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	f := newCodeFlowWith(t, false, func(c *sysuser.ApprovalConfig) {
+		c.HTTPClient = &http.Client{Transport: counter}
+		c.Clock = clock
+	})
+
+	t.Run("login service, client id and HTTP client", func(t *testing.T) {
+		authorize, cookies := f.start(t)
+		u, err := url.Parse(authorize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := u.Scheme+"://"+u.Host+u.Path, f.env.fake.URL+"/common/oauth/authorize"; got != want {
+			t.Fatalf("authorize endpoint %s, want the verifier's login service: %s", got, want)
+		}
+		if got := u.Query().Get("client_id"); got != testClientID {
+			t.Fatalf("client_id = %q, want the verifier's %q", got, testClientID)
+		}
+		cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := f.callback(t, cb, cookies); code != http.StatusOK {
+			t.Fatalf("callback answered %d: %v", code, f.lastFailure())
+		}
+		if n := counter.count("/common/oauth/tokens"); n != 1 {
+			t.Fatalf("%d token endpoint requests through the verifier's HTTP client, want 1", n)
+		}
+		if n := counter.count("/.well-known/jwks"); n != 1 {
+			t.Fatalf("%d key set requests through the verifier's HTTP client, want 1", n)
+		}
+	})
+
+	t.Run("clock", func(t *testing.T) {
+		authorize, cookies := f.start(t)
+		cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offset.Store(int64(11 * time.Minute)) // past the 10 minutes a login may take, by the verifier's clock only
+		defer offset.Store(0)
+		if code := f.callback(t, cb, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), sysuser.ErrInvalidState) ||
+			!strings.Contains(f.lastFailure().Error(), "started more than") {
+			t.Fatalf("a login 11 minutes old by the verifier's clock: %d %v", code, f.lastFailure())
+		}
+	})
+}
+
+// The verifier stays the caller's: closing the Onboarding leaves it open,
+// and closing it ends the Onboarding's callbacks.
+func TestOnboardingLeavesItsVerifierToTheCaller(t *testing.T) {
+	f := newCodeFlow(t, false)
+	authorize, cookies := f.start(t)
+	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := f.verifier.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code := f.callback(t, cb, cookies); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), net.ErrClosed) {
+		t.Fatalf("callback after the verifier's Close: %d %v", code, f.lastFailure())
+	}
+
+	g := newCodeFlow(t, false)
+	if err := g.ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idToken, err := g.env.fake.Approve(testTenant, testClientID, "n-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := g.verifier.Verify(context.Background(), idToken, "n-1"); err != nil || a.ContextIdentifier != testTenant {
+		t.Fatalf("the verifier after the Onboarding's Close: %v, %v", a, err)
+	}
+}
+
+// LegacySkipNonceCheck is the Onboarding's own: it lets legacy posts
+// through without a nonce while the verifier, used directly, still
+// requires one.
+func TestOnboardingLegacySkipNonceCheckKeepsTheVerifierStrict(t *testing.T) {
+	env := newTestEnv(t, nil, nil)
+	t.Cleanup(func() { env.client.Close() })
+	v := newVerifier(t, env.fake.URL, nil)
+	var approved []string
+	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
+		Verifier: v, ClientSecret: "s", StateKey: testStateKey, RedirectURL: "http://127.0.0.1/callback",
+		LegacySkipNonceCheck: true,
+		OnApproval: func(w http.ResponseWriter, r *http.Request, a *sysuser.Approval) error {
+			approved = append(approved, a.ContextIdentifier)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	idToken, err := env.fake.Approve(testTenant, testClientID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, "/callback", strings.NewReader(url.Values{"id_token": {idToken}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	ob.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || len(approved) != 1 || approved[0] != testTenant {
+		t.Fatalf("legacy post without a nonce: %d, approved %v", rec.Code, approved)
+	}
+	if _, err := v.Verify(context.Background(), idToken, ""); !errors.Is(err, sysuser.ErrInvalidArgument) {
+		t.Fatalf("the verifier itself accepted an empty nonce: %v", err)
 	}
 }

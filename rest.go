@@ -6,10 +6,6 @@ import (
 	"net/http"
 )
 
-// restPath is the REST endpoint of PartnerSystemUserService, below the
-// login URL.
-const restPath = "/api/PartnerSystemUser/Authenticate"
-
 // restRequest is the JSON body of the REST Authenticate call.
 type restRequest struct {
 	SignedSystemToken string `json:"SignedSystemToken"`

@@ -167,9 +167,9 @@ func resultFromClaims(claims jwt.MapClaims) *SystemUserResult {
 	return res
 }
 
-// RedactTicket returns a form of a ticket that is safe to print: its type
+// redactTicket returns a form of a ticket that is safe to print: its type
 // prefix (such as "7T:") and a marker, never its secret part.
-func RedactTicket(ticket string) string {
+func redactTicket(ticket string) string {
 	if ticket == "" {
 		return ""
 	}
@@ -181,7 +181,7 @@ func RedactTicket(ticket string) string {
 
 func (r SystemUserResult) describe() string {
 	return fmt.Sprintf("sysuser.SystemUserResult{Ticket: %s, WebAPIURL: %s, ContextIdentifier: %s, Serial: %s, AssociateID: %s, ExpiresAt: %s}",
-		RedactTicket(r.Ticket), r.WebAPIURL, r.ContextIdentifier, r.Serial, r.AssociateID, r.ExpiresAt.UTC().Format(time.RFC3339))
+		redactTicket(r.Ticket), r.WebAPIURL, r.ContextIdentifier, r.Serial, r.AssociateID, r.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 // Format prints the redacted description for every verb, so that no
@@ -199,13 +199,13 @@ func (r SystemUserResult) MarshalJSON() ([]byte, error) {
 		WebAPIURL         string    `json:"webapi_url"`
 		Serial            string    `json:"serial"`
 		ExpiresAt         time.Time `json:"expires_at"`
-	}{RedactTicket(r.Ticket), r.ContextIdentifier, r.WebAPIURL, r.Serial, r.ExpiresAt})
+	}{redactTicket(r.Ticket), r.ContextIdentifier, r.WebAPIURL, r.Serial, r.ExpiresAt})
 }
 
 // LogValue gives log/slog the result with the ticket redacted.
 func (r SystemUserResult) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("ticket", RedactTicket(r.Ticket)),
+		slog.String("ticket", redactTicket(r.Ticket)),
 		slog.String("context_identifier", r.ContextIdentifier),
 		slog.String("webapi_url", r.WebAPIURL),
 		slog.String("serial", r.Serial),

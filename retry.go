@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// Defaults for retrying an exchange; see Config.MaxAttempts and
-// Config.RetryDelay.
+// Bounds on the Retry-After the client honours. (The defaults of
+// Config.MaxAttempts and Config.RetryDelay are in config.go.)
 const (
 	// maxRetryAfter is the longest Retry-After the client will wait out.
 	maxRetryAfter = 30 * time.Second

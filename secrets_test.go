@@ -128,7 +128,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect(verifier.Verify(ctx, idToken, "other-nonce"))
-	obCfg := sysuser.OnboardingConfig{LoginURL: env.fake.URL, ClientID: "cid", ClientSecret: secrets["client secret"],
+	obCfg := sysuser.OnboardingConfig{Verifier: verifier, ClientSecret: secrets["client secret"],
 		StateKey: []byte(secrets["state key"]), RedirectURL: "https://app.example/cb",
 		OnApproval: func(http.ResponseWriter, *http.Request, *sysuser.Approval) error { return nil }}
 	ob, err := sysuser.NewOnboarding(obCfg)
@@ -186,7 +186,7 @@ func TestRedactionPaths(t *testing.T) {
 	appr := &sysuser.Approval{SystemUserToken: secret, ContextIdentifier: testTenant,
 		Claims: map[string]any{"http://schemes.superoffice.net/identity/system_token": secret}}
 	cfg := &sysuser.Config{Environment: "sod", ApplicationToken: secret, PrivateKey: []byte(secret)}
-	obCfg := &sysuser.OnboardingConfig{Environment: "sod", ClientID: "cid", ClientSecret: secret, StateKey: []byte(secret)}
+	obCfg := &sysuser.OnboardingConfig{ClientSecret: secret, StateKey: []byte(secret)}
 	type holder struct {
 		Value any
 		Ptr   any

@@ -25,20 +25,12 @@ type Signer struct {
 	key *rsa.PrivateKey
 }
 
-// NewSigner parses privateKey (see ParsePrivateKey for the accepted forms)
-// and returns a Signer for it. Errors match ErrInvalidKey.
-func NewSigner(privateKey []byte) (*Signer, error) {
-	key, err := ParsePrivateKey(privateKey)
-	if err != nil {
-		return nil, err
-	}
-	return &Signer{key: key}, nil
-}
-
-// NewSignerFromKey returns a Signer for key, after validating it. The Signer
-// keeps its own copy of the key's precomputed values, so key itself is not
-// modified. Errors match ErrInvalidKey.
-func NewSignerFromKey(key *rsa.PrivateKey) (*Signer, error) {
+// NewSigner returns a Signer for key, after validating it as
+// ParsePrivateKey does. The Signer keeps its own copy of the key's
+// precomputed values, so key itself is not modified. Errors match
+// ErrInvalidKey. For a key file's bytes, call ParsePrivateKey first, or set
+// Config.PrivateKey.
+func NewSigner(key *rsa.PrivateKey) (*Signer, error) {
 	if key == nil || key.N == nil {
 		return nil, keyError("key is nil")
 	}
@@ -58,10 +50,10 @@ func (s *Signer) Sign(systemUserToken string) (string, error) {
 // SignAt signs systemUserToken for the minute of t, taken in UTC whatever
 // t's location. The token may contain dots and spaces; it must not be empty.
 // Errors match ErrInvalidArgument (empty token) or ErrInvalidKey (a Signer
-// not made by NewSigner or NewSignerFromKey).
+// not made by NewSigner).
 func (s *Signer) SignAt(systemUserToken string, t time.Time) (string, error) {
 	if s == nil || s.key == nil {
-		return "", keyError("Signer has no key; make it with NewSigner or NewSignerFromKey")
+		return "", keyError("Signer has no key; make it with NewSigner")
 	}
 	if systemUserToken == "" {
 		return "", argError("system user token is empty")

@@ -37,7 +37,11 @@ func signVectors(t *testing.T) []signVector {
 func TestSignMatchesOpenSSLAndNode(t *testing.T) {
 	for _, file := range []string{"key-pkcs1.pem", "key-pkcs8.pem", "key.xml", "key-compact.xml"} {
 		t.Run(file, func(t *testing.T) {
-			s, err := sysuser.NewSigner(readTestdata(t, file))
+			key, err := sysuser.ParsePrivateKey(readTestdata(t, file))
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			s, err := sysuser.NewSigner(key)
 			if err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
@@ -59,7 +63,7 @@ func TestSignMatchesOpenSSLAndNode(t *testing.T) {
 }
 
 func TestSignAtUsesUTCMinute(t *testing.T) {
-	s, err := sysuser.NewSignerFromKey(appKey(t))
+	s, err := sysuser.NewSigner(appKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +85,7 @@ func TestSignAtUsesUTCMinute(t *testing.T) {
 
 func TestSignVerifiesWithPublicKeyAndSplitsFromTheRight(t *testing.T) {
 	key := appKey(t)
-	s, _ := sysuser.NewSignerFromKey(key)
+	s, _ := sysuser.NewSigner(key)
 	token := "My App. with dots. and spaces-x1"
 	signed, err := s.Sign(token)
 	if err != nil {
@@ -108,7 +112,7 @@ func TestSignVerifiesWithPublicKeyAndSplitsFromTheRight(t *testing.T) {
 }
 
 func TestSignRefusesEmptyTokenAndZeroSigner(t *testing.T) {
-	s, _ := sysuser.NewSignerFromKey(appKey(t))
+	s, _ := sysuser.NewSigner(appKey(t))
 	if _, err := s.Sign(""); !errors.Is(err, sysuser.ErrInvalidArgument) {
 		t.Fatalf("empty token: %v, want ErrInvalidArgument", err)
 	}
@@ -122,23 +126,23 @@ func TestSignRefusesEmptyTokenAndZeroSigner(t *testing.T) {
 	}
 }
 
-func TestNewSignerFromKeyDoesNotModifyKey(t *testing.T) {
+func TestNewSignerDoesNotModifyKey(t *testing.T) {
 	key := appKey(t)
 	key.Precomputed = rsa.PrecomputedValues{}
-	if _, err := sysuser.NewSignerFromKey(key); err != nil {
+	if _, err := sysuser.NewSigner(key); err != nil {
 		t.Fatal(err)
 	}
 	if key.Precomputed.Dp != nil {
-		t.Fatal("NewSignerFromKey precomputed the caller's key in place")
+		t.Fatal("NewSigner precomputed the caller's key in place")
 	}
-	if _, err := sysuser.NewSignerFromKey(nil); !errors.Is(err, sysuser.ErrInvalidKey) {
+	if _, err := sysuser.NewSigner(nil); !errors.Is(err, sysuser.ErrInvalidKey) {
 		t.Fatalf("nil key: %v", err)
 	}
 }
 
 func TestSignerPrintsNoKeyMaterial(t *testing.T) {
 	key := appKey(t)
-	s, _ := sysuser.NewSignerFromKey(key)
+	s, _ := sysuser.NewSigner(key)
 	var logged strings.Builder
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "signer", s)
 	outputs := []string{logged.String()}

@@ -7,18 +7,6 @@ import (
 	"net/http"
 )
 
-// SOAP constants, from PartnerSystemUserService.wsdl.
-const (
-	soapEnvelopeNS   = "http://schemas.xmlsoap.org/soap/envelope/"
-	soap12EnvelopeNS = "http://www.w3.org/2003/05/soap-envelope"
-	// partnerNamespace is the target namespace of PartnerSystemUserService.
-	partnerNamespace = "http://www.superoffice.com/superid/partnersystemuser/0.1"
-	// soapAction is the action header of the Authenticate operation.
-	soapAction = partnerNamespace + "/IPartnerSystemUserService/Authenticate"
-	// soapPath is the SOAP endpoint, below the login URL.
-	soapPath = "/services/PartnerSystemUserService.svc"
-)
-
 // soapRequest writes the Authenticate envelope: headers ApplicationToken
 // and ContextIdentifier, body AuthenticationRequest with SignedSystemToken
 // and ReturnTokenType Jwt, all in the service namespace.

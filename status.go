@@ -161,8 +161,6 @@ const (
 	statusFailWait = 5 * time.Second
 	// statusTimeout bounds one lookup.
 	statusTimeout = 30 * time.Second
-	// statePath is the state API, below the login service's origin.
-	statePath = "/api/state/"
 	// maxPreviousBases is how many earlier WebApi bases of a tenant are
 	// remembered, so requests built on them can be re-targeted.
 	maxPreviousBases = 4

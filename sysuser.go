@@ -1,17 +1,14 @@
 package sysuser
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -36,6 +33,7 @@ type Client struct {
 	attempts    int
 	retryGap    time.Duration
 	keys        keySource
+	releaseKeys func() // gives up keys, on Close
 	parser      *jwt.Parser
 	notices     *jwt.Parser      // state-change notifications' tokens (notify.go)
 	clock       func() time.Time // Config.Clock, nil for the real clock
@@ -83,11 +81,11 @@ func NewClient(cfg Config) (*Client, error) {
 	case cfg.Signer != nil:
 		c.signer = cfg.Signer
 	case len(cfg.PrivateKey) > 0:
-		s, err := NewSigner(cfg.PrivateKey)
+		key, err := ParsePrivateKey(cfg.PrivateKey)
 		if err != nil {
 			return nil, err
 		}
-		c.signer = s
+		c.signer = &Signer{key: key}
 	default:
 		return nil, configError("neither PrivateKey nor Signer is set")
 	}
@@ -111,9 +109,6 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c.ownHTTP = cfg.HTTPClient == nil
 	c.http = safeHTTPClient(cfg.HTTPClient)
-	if c.keys, err = newKeySource(cfg.Certificate, c.loginURL, c.http, c.now); err != nil {
-		return nil, err
-	}
 	c.parser = newParser(issuerSystemUser, "", leewayOrDefault(cfg.Leeway), c.now)
 	c.notices = newParser(c.loginOrigin, "", leewayOrDefault(cfg.Leeway), c.now)
 	c.attempts = orDefault(cfg.MaxAttempts, defaultMaxAttempts)
@@ -146,32 +141,18 @@ func NewClient(cfg Config) (*Client, error) {
 	c.slots = make(chan struct{}, maxExchanges)
 	c.sweepEvery = sweepInterval
 	c.lastSweep.Store(c.now().UnixNano())
+	if c.keys, c.releaseKeys, err = newKeySource(cfg.Certificate, c.loginURL, cfg.HTTPClient, c.http, cfg.Clock); err != nil {
+		return nil, err
+	}
 	if src, ok := c.store.(invalidationSource); ok {
 		c.unsubscribe = src.Subscribe(c.invalidatedElsewhere)
 	}
 	return c, nil
 }
 
-// checkApplicationKey refuses an application key whose public exponent is
-// not 65537, and logs a warning for one under 2048 bits: SuperOffice does
-// not document the size it issues, and the partner keys in its own public
-// samples are 1024 bits, so such keys are accepted (see keycheck.go).
-func (c *Client) checkApplicationKey() error {
-	err := checkApplicationKey(c.signer.key)
-	var kc *keyCheckError
-	if err == nil || !errors.As(err, &kc) {
-		return err
-	}
-	if kc.e != rsaExponentF4 {
-		return err
-	}
-	c.log.LogAttrs(context.Background(), slog.LevelWarn, "sysuser: the application key is shorter than 2048 bits; ask SuperOffice for a new key pair",
-		slog.Int("bits", kc.bits))
-	return nil
-}
-
 // Close stops the Client's background work (renewal timers, the sweep of
-// idle tenants, its store's invalidation callback) and closes the idle
+// idle tenants, its store's invalidation callback), gives up its share of
+// SuperOffice's key set (see Config.Certificate) and closes the idle
 // connections of the HTTP client it made (not those of a
 // Config.HTTPClient). Calls after Close fail with an error matching
 // net.ErrClosed. Close is safe to call more than once.
@@ -193,111 +174,17 @@ func (c *Client) Close() error {
 		}
 		return true
 	})
+	c.releaseKeys()
 	if c.ownHTTP {
 		c.http.CloseIdleConnections()
 	}
 	return nil
 }
 
-// Exchange signs systemUserToken for the current minute, sends it to
-// PartnerSystemUserService for the tenant contextIdentifier (e.g.
-// "Cust12345"), verifies the JWT that comes back and returns its claims.
-//
-// Every call creates a credentials record in the tenant's database and the
-// ticket lasts hours: do not call Exchange per request. Client.Tenant gives
-// a handle whose Ticket and HTTP client cache the result.
-//
-// Transient failures (connection refused or reset, a timeout before the
-// answer began, HTTP 429, 502, 503, 504) are retried up to
-// Config.MaxAttempts times, each attempt signing anew, all within ctx and
-// within Config.ExchangeTimeout.
-//
-// Errors: *AuthenticationError when SuperOffice refuses; ErrInvalidToken
-// when the JWT fails verification; ErrKeySetUnavailable when SuperOffice's
-// keys could not be fetched; *FaultError for a SOAP fault; *HTTPError for
-// another unexpected status; ErrMalformedResponse for an unreadable answer;
-// ErrCrossHostRedirect; ErrInvalidArgument for empty arguments; ctx's error
-// when it ends first. No error carries a secret.
-func (c *Client) Exchange(ctx context.Context, contextIdentifier, systemUserToken string) (*SystemUserResult, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.exchangeTimeout)
-	defer cancel()
-	start := time.Now()
-	var x *exchangeObs
-	if c.obs != nil {
-		ctx, x = c.observeExchange(ctx, contextIdentifier)
-	}
-	res, err := c.exchange(ctx, contextIdentifier, systemUserToken, x)
-	if x != nil {
-		x.done(ctx, time.Since(start), err)
-	}
-	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: exchange failed",
-			slog.String("tenant", contextIdentifier), slog.String("protocol", c.protocol.String()),
-			slog.Duration("duration", time.Since(start)), slog.String("error", err.Error()))
-		return nil, err
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "sysuser: exchange",
-		slog.String("tenant", contextIdentifier), slog.String("protocol", c.protocol.String()),
-		slog.Duration("duration", time.Since(start)))
-	return res, nil
-}
-
-func (c *Client) exchange(ctx context.Context, contextIdentifier, systemUserToken string, x *exchangeObs) (*SystemUserResult, error) {
-	if err := checkContextIdentifier(contextIdentifier); err != nil {
-		return nil, err
-	}
-	if systemUserToken == "" {
-		return nil, argError("system user token is empty")
-	}
-	raw, err := c.authenticate(ctx, contextIdentifier, systemUserToken, x)
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.verify(ctx, raw)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.EqualFold(res.ContextIdentifier, contextIdentifier) {
-		return nil, tokenError(fmt.Sprintf("token is for tenant %q, not %q", res.ContextIdentifier, contextIdentifier), nil)
-	}
-	return res, nil
-}
-
-// Verify checks a system user token, such as the JWT PartnerSystemUserService
-// returns, as Exchange does (RS256, SuperOffice's key, issuer "SuperOffice
-// AS", audience "spn:" + serial, lifetime, a ticket and a tenant present)
-// and returns what it says. Errors are those of Exchange's verification.
-func (c *Client) Verify(ctx context.Context, token string) (*SystemUserResult, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	return c.verify(ctx, token)
-}
-
-func (c *Client) verify(ctx context.Context, raw string) (*SystemUserResult, error) {
-	claims, err := verifyJWT(ctx, raw, c.keys, c.parser)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkExchangeClaims(claims); err != nil {
-		return nil, err
-	}
-	res := resultFromClaims(claims)
-	res.Token = raw
-	res.ReceivedAt = c.now()
-	return res, nil
-}
-
-// checkContextIdentifier refuses an empty or unprintable tenant id.
-func checkContextIdentifier(id string) error {
-	if id == "" {
-		return argError("context identifier is empty (want a tenant id such as Cust12345)")
-	}
-	if len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) >= 0 {
-		return argError("context identifier %q is not a tenant id such as Cust12345", id[:min(len(id), 64)])
+// checkOpen fails once Close was called.
+func (c *Client) checkOpen() error {
+	if c.closed.Load() {
+		return fmt.Errorf("sysuser: the Client is closed: %w", net.ErrClosed)
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // A Tenant is a Client's handle on one tenant: it hands out the tenant's
@@ -129,6 +131,10 @@ func (t *Tenant) Transport(base http.RoundTripper) http.RoundTripper {
 	return &transport{tenant: t, base: base}
 }
 
+// webAPITimeout bounds each request of the *http.Client Tenant.HTTPClient
+// returns, from dialling to reading the body's end.
+const webAPITimeout = 2 * time.Minute
+
 // HTTPClient returns an *http.Client for the tenant's WebApi, through
 // Transport(nil), with an overall timeout of 2 minutes per request. Each
 // request gets
@@ -148,8 +154,10 @@ func (t *Tenant) Transport(base http.RoundTripper) http.RoundTripper {
 //
 // It sends through http.DefaultTransport, shared with the rest of the
 // process: Client.Close does not close its idle connections (they close
-// after the transport's 90 s idle timeout). To own them, use
-// Transport(base) with a transport of your own and close it yourself.
+// after the transport's 90 s idle timeout). To own them, or for another
+// timeout, build the client yourself:
+//
+//	&http.Client{Transport: t.Transport(base), Timeout: d}
 func (t *Tenant) HTTPClient() *http.Client {
 	return &http.Client{Transport: t.Transport(nil), Timeout: webAPITimeout}
 }
@@ -173,4 +181,15 @@ func (t *Tenant) liveState() *tenantState {
 		t.st.CompareAndSwap(st, next)
 		st = t.st.Load()
 	}
+}
+
+// checkContextIdentifier refuses an empty or unprintable tenant id.
+func checkContextIdentifier(id string) error {
+	if id == "" {
+		return argError("context identifier is empty (want a tenant id such as Cust12345)")
+	}
+	if len(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) >= 0 {
+		return argError("context identifier %q is not a tenant id such as Cust12345", id[:min(len(id), 64)])
+	}
+	return nil
 }

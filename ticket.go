@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -502,12 +501,4 @@ func (c *Client) sweep(now time.Time) {
 		}
 		return true
 	})
-}
-
-// checkOpen fails once Close was called.
-func (c *Client) checkOpen() error {
-	if c.closed.Load() {
-		return fmt.Errorf("sysuser: the Client is closed: %w", net.ErrClosed)
-	}
-	return nil
 }

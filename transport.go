@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // transport is the http.RoundTripper of Tenant.Transport.
@@ -60,10 +59,6 @@ func retarget(u *url.URL, from, to *webAPIBase) *url.URL {
 	}
 	return &out
 }
-
-// webAPITimeout bounds each request of the *http.Client Tenant.HTTPClient
-// returns, from dialling to reading the body's end.
-const webAPITimeout = 2 * time.Minute
 
 // hostPort returns u's host with its port, the scheme's default made
 // explicit.

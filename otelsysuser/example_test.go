@@ -47,7 +47,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	signer, err := sysuser.NewSignerFromKey(appKey)
+	signer, err := sysuser.NewSigner(appKey)
 	if err != nil {
 		log.Fatal(err)
 	}

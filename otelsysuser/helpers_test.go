@@ -98,7 +98,7 @@ func newWorld(t testing.TB) *world {
 // config is a Config for the world, with obs.
 func (w *world) config(obs *sysuser.Observer) sysuser.Config {
 	app, _ := keys(w.t)
-	signer, err := sysuser.NewSignerFromKey(app)
+	signer, err := sysuser.NewSigner(app)
 	if err != nil {
 		w.t.Fatal(err)
 	}

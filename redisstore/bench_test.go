@@ -64,7 +64,7 @@ func BenchmarkRedisHitNewClient(b *testing.B) {
 	fake := newFake(b, nil)
 	store := newStore(b, newRedisClient(b, r.Addr()), nil)
 	app, _, _ := testKeys(b)
-	signer, err := sysuser.NewSignerFromKey(app)
+	signer, err := sysuser.NewSigner(app)
 	if err != nil {
 		b.Fatal(err)
 	}

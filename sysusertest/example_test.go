@@ -27,7 +27,7 @@ func ExampleServer() {
 	defer fake.Close()
 	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
 
-	signer, err := sysuser.NewSignerFromKey(appKey)
+	signer, err := sysuser.NewSigner(appKey)
 	if err != nil {
 		log.Fatal(err)
 	}

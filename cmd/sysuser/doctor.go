@@ -238,13 +238,13 @@ func (d *doctor) checkKey() *sysuser.Signer {
 	key, err := sysuser.ParsePrivateKey(data)
 	if err != nil {
 		fix := "it must be the application's RSA private key, as SuperOffice issued it (.NET XML) or converted to PEM"
-		if errors.Is(err, sysuser.ErrEncryptedKey) {
+		if strings.Contains(err.Error(), "password-protected") {
 			fix = "decrypt it once (openssl pkey -in encrypted.pem -out plain.pem) and keep the plain key in a secret store"
 		}
 		d.fail("key", "%s (%s): %s — fix: %s", file, format, clean(err.Error(), maxShown), fix)
 		return nil
 	}
-	signer, err := sysuser.NewSignerFromKey(key)
+	signer, err := sysuser.NewSigner(key)
 	if err != nil {
 		d.fail("key", "%s (%s): sysuser will not sign with it: %s — fix: ask SuperOffice for a new key pair (RSA 2048 bits or more, e = 65537)", file, format, clean(err.Error(), maxShown))
 		return nil
@@ -519,7 +519,7 @@ func (d *doctor) checkExchange(u *url.URL, signer *sysuser.Signer) {
 	}
 	d.exchanged = res
 	d.ok("exchange", "tenant %s: ticket %s, WebApi %s, %s in %v (each exchange adds a credentials record in the tenant's database)",
-		res.ContextIdentifier, sysuser.RedactTicket(res.Ticket), res.WebAPIURL, proto, time.Since(start).Round(time.Millisecond))
+		res.ContextIdentifier, redactedTicket(res.Ticket), res.WebAPIURL, proto, time.Since(start).Round(time.Millisecond))
 }
 
 // clockAgree is how far apart two clocks may be for doctor to call them

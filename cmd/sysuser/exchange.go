@@ -61,7 +61,7 @@ other users of this machine see command-line flags in ps.
 				fmt.Fprintf(c.stderr, "sysuser exchange: tenant %s: %s\n", clean(s.tenant, 64), explain(err, s.appToken, s.token))
 				return exitError(exitFail)
 			}
-			ticket := sysuser.RedactTicket(res.Ticket)
+			ticket := redactedTicket(res.Ticket)
 			if *showTicket {
 				ticket = res.Ticket
 			}

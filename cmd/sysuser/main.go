@@ -188,7 +188,7 @@ func (cmd *command) help(w io.Writer, fs *flag.FlagSet) {
 func failureText(err error) string {
 	msg := clean(strings.ReplaceAll(err.Error(), "sysuser: ", ""), 400)
 	switch {
-	case errors.Is(err, sysuser.ErrEncryptedKey):
+	case errors.Is(err, sysuser.ErrInvalidKey) && strings.Contains(err.Error(), "password-protected"):
 		// Its text says how to decrypt it.
 	case errors.Is(err, sysuser.ErrInvalidKey):
 		msg += " — fix: give the application's RSA private key as SuperOffice issued it (.NET XML) or converted to PEM; sysuser doctor checks it"

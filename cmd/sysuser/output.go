@@ -19,7 +19,7 @@ func claimsForOutput(claims map[string]any, redactTicket, redactSystemToken bool
 		switch {
 		case redactTicket && k == sysuser.ClaimNamespace+"ticket":
 			s, _ := v.(string)
-			v = sysuser.RedactTicket(s)
+			v = redactedTicket(s)
 		case redactSystemToken && k == sysuser.ClaimNamespace+"system_token":
 			v = "[redacted: --show-system-token prints it]"
 		}

@@ -57,7 +57,11 @@ The system user token comes from $SO_SYSTEM_USER_TOKEN or -token-file;
 			if err != nil {
 				return err
 			}
-			signer, err := sysuser.NewSigner(data)
+			key, err := sysuser.ParsePrivateKey(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.keyFile, err)
+			}
+			signer, err := sysuser.NewSigner(key)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.keyFile, err)
 			}

@@ -269,7 +269,7 @@ func verifyClient(loginURL string, cert []byte, hc *http.Client, clock func() ti
 	if err != nil {
 		return nil, err
 	}
-	signer, err := sysuser.NewSignerFromKey(key)
+	signer, err := sysuser.NewSigner(key)
 	if err != nil {
 		return nil, err
 	}

@@ -98,10 +98,11 @@ type app struct {
 	URL  string              // the application's base URL, ending in "/"
 	fake *sysusertest.Server // the fake SuperOffice
 
-	client *sysuser.Client
-	ob     *sysuser.Onboarding
-	srv    *http.Server
-	out    *lineWriter
+	client   *sysuser.Client
+	verifier *sysuser.ApprovalVerifier
+	ob       *sysuser.Onboarding
+	srv      *http.Server
+	out      *lineWriter
 
 	mu      sync.Mutex
 	tenants map[string]*sysuser.Tenant // connected tenants, by context identifier
@@ -127,7 +128,7 @@ func run(ctx context.Context, opts options) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	signer, err := sysuser.NewSignerFromKey(appKey)
+	signer, err := sysuser.NewSigner(appKey)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +158,18 @@ func run(ctx context.Context, opts options) (_ *app, err error) {
 	// real application share one, kept secret.
 	stateKey := make([]byte, 32)
 	rand.Read(stateKey)
+	// The verifier says where to talk and whose keys to trust; the Client
+	// above and it share one cache of SuperOffice's keys.
+	a.verifier, err = sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{
+		LoginURL: a.fake.URL, // real use: Environment: sysuser.SOD, sysuser.Stage or sysuser.Online
+		ClientID: clientID,
+	})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
 	a.ob, err = sysuser.NewOnboarding(sysuser.OnboardingConfig{
-		LoginURL:     a.fake.URL, // real use: Environment: "sod", "stage" or "online"
-		ClientID:     clientID,
+		Verifier:     a.verifier,
 		ClientSecret: clientSecret,
 		RedirectURL:  redirectURL,
 		StateKey:     stateKey,
@@ -201,6 +211,12 @@ func (a *app) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		a.srv.Shutdown(ctx)
 		cancel()
+	}
+	if a.ob != nil {
+		a.ob.Close()
+	}
+	if a.verifier != nil {
+		a.verifier.Close()
 	}
 	if a.client != nil {
 		a.client.Close()

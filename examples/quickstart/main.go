@@ -16,6 +16,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-superoffice/sysuser"
@@ -31,12 +32,13 @@ func main() {
 
 func run() error {
 	// The application's key pair. A real application loads the private key
-	// SuperOffice handed it (.NET XML or PEM) with sysuser.NewSigner.
+	// SuperOffice handed it (.NET XML or PEM) with sysuser.ParsePrivateKey
+	// (or sets Config.PrivateKey to its bytes).
 	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return err
 	}
-	signer, err := sysuser.NewSignerFromKey(appKey)
+	signer, err := sysuser.NewSigner(appKey)
 	if err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func run() error {
 	fake.AddTenant("Cust12345", "Quickstart App-8k8Q7DmBgo")
 
 	client, err := sysuser.NewClient(sysuser.Config{
-		LoginURL:         fake.URL, // real use: Environment: "sod", "stage" or "online"
+		LoginURL:         fake.URL, // real use: Environment: sysuser.SOD, sysuser.Stage or sysuser.Online
 		ApplicationToken: appToken,
 		Signer:           signer,
 	})
@@ -73,7 +75,7 @@ func run() error {
 	}
 	fmt.Println("login service:", fake.URL)
 	fmt.Println("tenant:       ", res.ContextIdentifier)
-	fmt.Println("ticket:       ", sysuser.RedactTicket(res.Ticket))
+	fmt.Println("ticket:       ", redactedTicket(res.Ticket))
 	fmt.Println("WebApi URL:   ", res.WebAPIURL)
 
 	// An *http.Client that adds "Authorization: SOTicket <ticket>" and
@@ -99,4 +101,14 @@ func run() error {
 	}
 	fmt.Printf("exchanges with the login service: %d\n", fake.Exchanges("Cust12345"))
 	return nil
+}
+
+// redactedTicket returns a form of a ticket that is safe to print: its type
+// prefix (such as "7T:") and a marker, never the ticket, which is a
+// credential.
+func redactedTicket(ticket string) string {
+	if i := strings.IndexByte(ticket, ':'); i > 0 && i <= 4 {
+		return ticket[:i+1] + "…[redacted]"
+	}
+	return "[redacted]"
 }

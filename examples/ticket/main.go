@@ -64,7 +64,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := sysuser.Config{Environment: *env, ApplicationToken: *appToken, PrivateKey: key}
+	cfg := sysuser.Config{Environment: sysuser.Environment(*env), ApplicationToken: *appToken, PrivateKey: key}
 	switch strings.ToLower(*protocol) {
 	case "soap":
 	case "rest":
@@ -89,8 +89,18 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Println("tenant:    ", res.ContextIdentifier)
-	fmt.Println("ticket:    ", sysuser.RedactTicket(res.Ticket))
+	fmt.Println("ticket:    ", redactedTicket(res.Ticket))
 	fmt.Println("WebApi URL:", res.WebAPIURL)
 	fmt.Println("NetServer: ", res.NetServerURL)
 	return nil
+}
+
+// redactedTicket returns a form of a ticket that is safe to print: its type
+// prefix (such as "7T:") and a marker, never the ticket, which is a
+// credential.
+func redactedTicket(ticket string) string {
+	if i := strings.IndexByte(ticket, ':'); i > 0 && i <= 4 {
+		return ticket[:i+1] + "…[redacted]"
+	}
+	return "[redacted]"
 }

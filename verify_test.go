@@ -281,7 +281,7 @@ func TestLoginServerClockAheadWithinFiveMinutes(t *testing.T) {
 	clientClock := newFakeClock()
 	for _, ahead := range []time.Duration{3 * time.Minute, 7 * time.Minute} {
 		serverClock := func() time.Time { return clientClock.Now().Add(ahead) }
-		signer, _ := sysuser.NewSignerFromKey(appKey(t))
+		signer, _ := sysuser.NewSigner(appKey(t))
 		fake, err := sysusertest.NewServer(sysusertest.Options{
 			ApplicationToken: testAppToken, PublicKey: signer.Public(), SigningKey: fakeSigningKey(t),
 			Clock: serverClock, MaxClockSkew: 10 * time.Minute,

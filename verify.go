@@ -96,3 +96,28 @@ func checkExchangeClaims(claims jwt.MapClaims) error {
 	}
 	return nil
 }
+
+// Verify checks a system user token, such as the JWT PartnerSystemUserService
+// returns, as Exchange does (RS256, SuperOffice's key, issuer "SuperOffice
+// AS", audience "spn:" + serial, lifetime, a ticket and a tenant present)
+// and returns what it says. Errors are those of Exchange's verification.
+func (c *Client) Verify(ctx context.Context, token string) (*SystemUserResult, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	return c.verify(ctx, token)
+}
+
+func (c *Client) verify(ctx context.Context, raw string) (*SystemUserResult, error) {
+	claims, err := verifyJWT(ctx, raw, c.keys, c.parser)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkExchangeClaims(claims); err != nil {
+		return nil, err
+	}
+	res := resultFromClaims(claims)
+	res.Token = raw
+	res.ReceivedAt = c.now()
+	return res, nil
+}
