@@ -287,18 +287,14 @@ func TestKeySetSharedPerHTTPClient(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	t.Cleanup(func() { env.client.Close() })
 	mine, theirs := &http.Client{}, &http.Client{}
-	var open []*sysuser.Client // all stay open until the end
-	defer func() {
-		for _, c := range open {
-			c.Close()
-		}
-	}()
+	// Every Client stays open until the test ends (mustClient closes it
+	// then, not when the subtest that made it ends).
+	parent := t
 	exchange := func(t *testing.T, hc *http.Client) {
 		t.Helper()
 		cfg := env.cfg
 		cfg.HTTPClient = hc
-		c := mustClient(t, cfg)
-		open = append(open, c)
+		c := mustClient(parent, cfg)
 		if _, err := c.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 			t.Fatal(err)
 		}
