@@ -91,7 +91,7 @@ func TestTicketWithDoneContextStartsNothing(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := env.fake.Exchanges(testTenant); n != 0 {
+	if n := env.fake.ExchangeCount(testTenant); n != 0 {
 		t.Fatalf("a caller whose ctx was done started %d exchanges", n)
 	}
 }
@@ -174,14 +174,14 @@ func TestSlidingExpiryRenewsOnlyIdleTickets(t *testing.T) {
 			t.Fatalf("hour %d: a ticket in use was renewed", i+1)
 		}
 	}
-	if n := env.fake.Exchanges(testTenant); n != 1 {
+	if n := env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges in ten hours of use, want 1", n)
 	}
 	clock.Advance(6 * time.Hour) // idle past its lifetime
 	if got := mustTicket(t, env.client, testTenant); got == t1 {
 		t.Fatal("an idle ticket past its lifetime was handed out")
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("%d exchanges, want 2", n)
 	}
 
@@ -201,7 +201,7 @@ func TestRealClockTimersRenewAndSlide(t *testing.T) {
 		c.TicketLifetime = 10 * time.Second
 	})
 	t1 := mustTicket(t, env.client, testTenant)
-	if mustTicket(t, env.client, testTenant) != t1 || env.fake.Exchanges(testTenant) != 1 {
+	if mustTicket(t, env.client, testTenant) != t1 || env.fake.ExchangeCount(testTenant) != 1 {
 		t.Fatal("a fresh ticket was not served from the cache")
 	}
 	eventually(t, "the renewal after RefreshAge", func() bool { return mustTicket(t, env.client, testTenant) != t1 })

@@ -214,7 +214,7 @@ func ExampleTenant_Ticket() {
 		}
 		fmt.Println(res.ContextIdentifier, sysuser.RedactTicket(res.Ticket))
 	}
-	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
+	fmt.Println("exchanges:", fake.ExchangeCount("Cust12345"))
 	// Output:
 	// Cust12345 7T:…[redacted]
 	// Cust12345 7T:…[redacted]
@@ -252,7 +252,10 @@ func ExampleTenant_Ticket_refused() {
 	// at the application's State Change URL.
 	fake.Refuse("Cust12345", "The system user token is not valid for this customer")
 	now := time.Now()
-	token := fake.Sign(map[string]any{"iss": fake.OIDCIssuer(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	token, err := fake.Sign(map[string]any{"iss": fake.Root, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	if err != nil {
+		log.Fatal(err)
+	}
 	suspend := httptest.NewRequest(http.MethodPost, "/superoffice/state",
 		strings.NewReader(`{"ChangeType":2,"ContextIdentifier":"Cust67890","Token":"`+token+`"}`))
 	rec := httptest.NewRecorder()
@@ -285,7 +288,7 @@ func ExampleTenant_Ticket_refused() {
 			fmt.Println(tenant.ContextIdentifier(), "failed:", err)
 		}
 	}
-	fmt.Println("exchanges for Cust67890:", fake.Exchanges("Cust67890"))
+	fmt.Println("exchanges for Cust67890:", fake.ExchangeCount("Cust67890"))
 	// Output:
 	// Cust12345 refused: The system user token is not valid for this customer
 	// Cust67890 is not running; try later
@@ -335,7 +338,7 @@ func ExampleTenant_HTTPClient() {
 	// The credentials go to the tenant's WebApi only.
 	_, err = webapi.Get("https://example.com/collect")
 	fmt.Println(errors.Is(err, sysuser.ErrNotWebAPI))
-	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
+	fmt.Println("exchanges:", fake.ExchangeCount("Cust12345"))
 	// Output:
 	// 200 OK
 	// 200 OK
@@ -375,7 +378,10 @@ func ExampleClient_StateChangeHandler() {
 	// What SuperOffice would post: the change and a token signed by its key.
 	notify := func(changeType int) {
 		now := time.Now()
-		token := fake.Sign(map[string]any{"iss": fake.OIDCIssuer(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		token, err := fake.Sign(map[string]any{"iss": fake.Root, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		if err != nil {
+			log.Fatal(err)
+		}
 		body := fmt.Sprintf(`{"ChangeType":%d,"ContextIdentifier":"Cust12345","Token":%q}`, changeType, token)
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/superoffice/state", strings.NewReader(body)))
@@ -392,7 +398,7 @@ func ExampleClient_StateChangeHandler() {
 	if _, err := tenant.Ticket(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("resumed; exchanges:", fake.Exchanges("Cust12345"))
+	fmt.Println("resumed; exchanges:", fake.ExchangeCount("Cust12345"))
 	// Output:
 	// notified: Cust12345 Suspend
 	// paused: true
@@ -421,7 +427,9 @@ func ExampleOnboarding() {
 	defer fake.Close()
 	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
 	const redirect = "https://app.example.com/superoffice/callback"
-	fake.RegisterClient("my-client-id", "my-client-secret", redirect)
+	if err := fake.RegisterClient("my-client-id", "my-client-secret", redirect); err != nil {
+		log.Fatal(err)
+	}
 
 	tokens := map[string]string{} // real code: a secret store
 	ob, err := sysuser.NewOnboarding(sysuser.OnboardingConfig{
@@ -447,7 +455,7 @@ func ExampleOnboarding() {
 	start := httptest.NewRecorder()
 	ob.Start(start, httptest.NewRequest(http.MethodGet, "/connect", nil))
 	// ... and approves on SuperID's page.
-	cb, err := fake.Authorize(start.Header().Get("Location"), true, "Cust12345")
+	cb, err := fake.Authorize("Cust12345", start.Header().Get("Location"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestKeyRotationIsPickedUp(t *testing.T) {
 	if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
-	if n := env.fake.JWKSRequests(); n != 2 {
+	if n := env.fake.JWKSRequestCount(); n != 2 {
 		t.Fatalf("%d key set fetches, want 2", n)
 	}
 }
@@ -158,7 +158,7 @@ func TestTokenWithoutContextIsInvalid(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		delete(claims, "http://schemes.superoffice.net/identity/ctx")
-		return env.fake.Sign(claims)
+		return signClaims(t, env.fake, claims)
 	})
 	_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, sysuser.ErrInvalidToken) {

@@ -36,7 +36,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 			env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
 			if pinned {
 				cfg := env.cfg
-				cfg.Certificate = env.fake.Certificate()
+				cfg.Certificate = env.fake.SigningCertificate()
 				var err error
 				if env.client, err = sysuser.NewClient(cfg); err != nil {
 					t.Fatal(err)
@@ -61,10 +61,10 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 			if res.Claims["http://schemes.superoffice.net/identity/ticket"] != res.Ticket || strings.Count(res.Token, ".") != 2 {
 				t.Errorf("%s: raw token or claims missing", p)
 			}
-			if n := env.fake.Exchanges(testTenant); n != 1 {
+			if n := env.fake.ExchangeCount(testTenant); n != 1 {
 				t.Errorf("%s: fake saw %d exchanges, want 1", p, n)
 			}
-			if got, want := env.fake.JWKSRequests(), map[bool]int{false: 1, true: 0}[pinned]; got != want {
+			if got, want := env.fake.JWKSRequestCount(), map[bool]int{false: 1, true: 0}[pinned]; got != want {
 				t.Errorf("%s pinned=%v: %d JWKS requests, want %d", p, pinned, got, want)
 			}
 			results = append(results, res)
@@ -354,10 +354,10 @@ func TestTokenVerification(t *testing.T) {
 		cause error
 		says  string
 	}{
-		{"valid", func(c map[string]any) string { return env.fake.Sign(c) }, nil, ""},
+		{"valid", func(c map[string]any) string { return signClaims(t, env.fake, c) }, nil, ""},
 		{"exp within leeway", func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-30 * time.Second).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, nil, ""},
 		{"forged with another key, same kid", func(c map[string]any) string { return signWith(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, jwt.ErrTokenSignatureInvalid, ""},
 		{"alg none", func(c map[string]any) string {
@@ -377,33 +377,33 @@ func TestTokenVerification(t *testing.T) {
 		{"PS256", func(c map[string]any) string {
 			return signWith(fakeSigningKey(t), jwt.SigningMethodPS256, env.fake.KeyID(), c)
 		}, jwt.ErrTokenSignatureInvalid, "PS256"},
-		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidIssuer, ""},
-		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, jwt.ErrTokenInvalidAudience, ""},
+		{"wrong issuer", func(c map[string]any) string { c["iss"] = "Evil AS"; return signClaims(t, env.fake, c) }, jwt.ErrTokenInvalidIssuer, ""},
+		{"wrong audience", func(c map[string]any) string { c["aud"] = "spn:other"; return signClaims(t, env.fake, c) }, jwt.ErrTokenInvalidAudience, ""},
 		{"audience without serial", func(c map[string]any) string {
 			delete(c, "http://schemes.superoffice.net/identity/serial")
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, nil, "serial"},
 		{"expired", func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, jwt.ErrTokenExpired, ""},
-		{"no exp", func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, jwt.ErrTokenRequiredClaimMissing, ""},
+		{"no exp", func(c map[string]any) string { delete(c, "exp"); return signClaims(t, env.fake, c) }, jwt.ErrTokenRequiredClaimMissing, ""},
 		{"not valid yet", func(c map[string]any) string {
 			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, jwt.ErrTokenNotValidYet, ""},
 		{"no ticket", func(c map[string]any) string {
 			delete(c, "http://schemes.superoffice.net/identity/ticket")
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, nil, "ticket claim"},
 		{"other tenant", func(c map[string]any) string {
 			c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, nil, "Cust666"},
 		{"unknown kid", func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, jwt.ErrTokenUnverifiable, "FFFF"},
 		{"not a JWT", func(c map[string]any) string { return "not-a-jwt" }, jwt.ErrTokenMalformed, ""},
 		{"tampered payload", func(c map[string]any) string {
-			good := env.fake.Sign(c)
+			good := signClaims(t, env.fake, c)
 			parts := strings.Split(good, ".")
 			c["http://schemes.superoffice.net/identity/ticket"] = "7T:stolen"
 			payload, _ := json.Marshal(c)
@@ -450,7 +450,7 @@ func TestPinnedCertificate(t *testing.T) {
 	if !errors.Is(err, sysuser.ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		t.Fatalf("token from the fake verified against SuperOffice's sod certificate: %v", err)
 	}
-	if env.fake.JWKSRequests() != 0 {
+	if env.fake.JWKSRequestCount() != 0 {
 		t.Fatal("a pinned certificate still fetched the key set")
 	}
 	for _, name := range []string{"SuperOfficeFederatedLogin-sod.crt", "SuperOfficeFederatedLogin-stage.crt"} {
@@ -478,7 +478,7 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := env.fake.JWKSRequests(); n != 1 {
+	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Fatalf("5 exchanges fetched the key set %d times, want 1", n)
 	}
 	env.fake.SetTokenFunc(func(c map[string]any) string {
@@ -489,7 +489,7 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 	})
 	// Within the minimum interval after the first fetch, no refetch at all.
 	env.client.Exchange(context.Background(), testTenant, testUserToken)
-	if n := env.fake.JWKSRequests(); n != 1 {
+	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Fatalf("an unknown kid right after the first fetch fetched again (%d)", n)
 	}
 	clock.Advance(31 * time.Second)
@@ -498,12 +498,12 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := env.fake.JWKSRequests(); n != 2 {
+	if n := env.fake.JWKSRequestCount(); n != 2 {
 		t.Fatalf("10 tokens with an unknown kid fetched the key set %d times in all, want 2 (one refetch, then rate-limited)", n)
 	}
 	clock.Advance(time.Minute)
 	env.client.Exchange(context.Background(), testTenant, testUserToken)
-	if n := env.fake.JWKSRequests(); n != 3 {
+	if n := env.fake.JWKSRequestCount(); n != 3 {
 		t.Fatalf("after the interval: %d fetches, want 3", n)
 	}
 	env.fake.SetTokenFunc(nil)
@@ -567,7 +567,7 @@ func TestExchangeRefusesBadArguments(t *testing.T) {
 			t.Errorf("%q: %v", c, err)
 		}
 	}
-	if n := env.fake.Exchanges(testTenant); n != 0 {
+	if n := env.fake.ExchangeCount(testTenant); n != 0 {
 		t.Fatalf("bad arguments reached the server %d times", n)
 	}
 }
@@ -614,7 +614,7 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := env.fake.JWKSRequests(); n != 1 {
+	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Errorf("20 concurrent first exchanges fetched the key set %d times, want 1", n)
 	}
 }

@@ -137,13 +137,13 @@ func TestTicketColdTenantOneExchangeForAThousandCallers(t *testing.T) {
 			t.Fatalf("caller %d: %v, same ticket: %v", i, errs[i], tickets[i] == tickets[0])
 		}
 	}
-	if got := env.fake.Exchanges(testTenant); got != 1 {
+	if got := env.fake.ExchangeCount(testTenant); got != 1 {
 		t.Fatalf("%d callers caused %d exchanges, want 1", n, got)
 	}
 	for i := 0; i < 100; i++ {
 		mustTicket(t, env.client, testTenant)
 	}
-	if got := env.fake.Exchanges(testTenant); got != 1 {
+	if got := env.fake.ExchangeCount(testTenant); got != 1 {
 		t.Fatalf("cached calls caused exchanges: %d", got)
 	}
 }
@@ -154,7 +154,7 @@ func TestTicketRefreshesInBackgroundAfterRefreshAge(t *testing.T) {
 	t1 := mustTicket(t, env.client, testTenant)
 
 	clock.Advance(59 * time.Minute)
-	if mustTicket(t, env.client, testTenant) != t1 || env.fake.Exchanges(testTenant) != 1 {
+	if mustTicket(t, env.client, testTenant) != t1 || env.fake.ExchangeCount(testTenant) != 1 {
 		t.Fatal("refreshed before the refresh age")
 	}
 	clock.Advance(2 * time.Minute) // 61 minutes old: one caller starts a refresh
@@ -172,7 +172,7 @@ func TestTicketRefreshesInBackgroundAfterRefreshAge(t *testing.T) {
 	}
 	g.open()
 	eventually(t, "the refreshed ticket is served", func() bool { return mustTicket(t, env.client, testTenant) != t1 })
-	if got := env.fake.Exchanges(testTenant); got != 2 {
+	if got := env.fake.ExchangeCount(testTenant); got != 2 {
 		t.Fatalf("%d exchanges, want 2", got)
 	}
 }
@@ -202,7 +202,7 @@ func TestTicketNeverPastHardLifetime(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // let a background refresh run before the clock moves on
 	}
-	attempts := env.fake.Exchanges(testTenant) - 1
+	attempts := env.fake.ExchangeCount(testTenant) - 1
 	t.Logf("%d refresh attempts against a failing service", attempts)
 	if attempts < 2 || attempts > 40 {
 		t.Fatalf("%d refresh attempts in 59 minutes of a failing service at 360 calls; want a few, backed off", attempts)
@@ -238,7 +238,7 @@ func TestTicketNotPastLifetimeWhenStoppedAfterExchange(t *testing.T) {
 	if age := clock.Now().Sub(res.ReceivedAt); age >= lifetime {
 		t.Fatalf("got a ticket %v old, past its lifetime of %v", age, lifetime)
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("%d exchanges, want 2: the stale one and its replacement", n)
 	}
 }
@@ -271,7 +271,7 @@ func TestTicketCancelledCallerDoesNotFailOthers(t *testing.T) {
 	if got := <-resB; !strings.HasPrefix(got, "7T:") {
 		t.Fatalf("the other caller got %q", got)
 	}
-	if n := env.fake.Exchanges(testTenant); n != 1 {
+	if n := env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges, want 1", n)
 	}
 }
@@ -301,7 +301,7 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if n := env.fake.Exchanges(testTenant); n != 1 {
+	if n := env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("50 calls after a refusal caused %d exchanges, want 1", n)
 	}
 	clock.Advance(31 * time.Second)
@@ -309,7 +309,7 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background()); err != nil {
 		t.Fatalf("after the refusal backoff: %v", err)
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("%d exchanges, want 2", n)
 	}
 }
@@ -328,7 +328,7 @@ func TestInvalidateIsCompareAndSwap(t *testing.T) {
 		t.Fatal("Invalidate with the current ticket did nothing")
 	}
 	t2 := mustTicket(t, env.client, testTenant)
-	if t2 == t1 || env.fake.Exchanges(testTenant) != 2 {
+	if t2 == t1 || env.fake.ExchangeCount(testTenant) != 2 {
 		t.Fatal("no new exchange after Invalidate")
 	}
 	if env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), t1) {
@@ -360,7 +360,7 @@ func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	// SuperOffice stops accepting the ticket: a burst of requests sees 401,
 	// the ticket is invalidated once and each request is retried once.
 	env.fake.RevokeTicket(t1)
-	calls := env.fake.WebAPICalls(testTenant)
+	calls := env.fake.WebAPICallCount(testTenant)
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for i := 0; i < 20; i++ {
@@ -381,10 +381,10 @@ func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	if ok.Load() != 20 {
 		t.Fatalf("%d of 20 requests succeeded after the 401", ok.Load())
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("a burst of 401s caused %d exchanges in all, want 2", n)
 	}
-	if got := env.fake.WebAPICalls(testTenant) - calls; got > 40 || got < 21 {
+	if got := env.fake.WebAPICallCount(testTenant) - calls; got > 40 || got < 21 {
 		t.Fatalf("%d WebApi calls for 20 requests; each may be retried once at most", got)
 	}
 	if mustTicket(t, env.client, testTenant) == t1 {
@@ -396,13 +396,13 @@ func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	body := &trackedBody{Reader: strings.NewReader("data")}
 	r, _ := http.NewRequest(http.MethodPost, url, body)
 	r.GetBody = nil
-	before := env.fake.WebAPICalls(testTenant)
+	before := env.fake.WebAPICallCount(testTenant)
 	resp, err = hc.Do(r)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unreplayable body: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if env.fake.WebAPICalls(testTenant)-before != 1 || !body.closed.Load() {
+	if env.fake.WebAPICallCount(testTenant)-before != 1 || !body.closed.Load() {
 		t.Fatal("unreplayable request was retried or its body not closed")
 	}
 }
@@ -427,7 +427,7 @@ func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
 	if !body.closed.Load() {
 		t.Fatal("request body not closed on the error path")
 	}
-	if env.fake.WebAPICalls(testTenant) != 0 {
+	if env.fake.WebAPICallCount(testTenant) != 0 {
 		t.Fatal("request sent without a ticket")
 	}
 }
@@ -457,7 +457,7 @@ func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
 			t.Errorf("%q: %v", c, err)
 		}
 	}
-	if env.fake.Exchanges(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
+	if env.fake.ExchangeCount(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
 		t.Fatal("bad arguments reached the service or the store")
 	}
 	u, err := env.client.Tenant(testTenant, testUserToken).WebAPIURL(context.Background())
@@ -485,7 +485,7 @@ func TestReapprovalNewestTokenWins(t *testing.T) {
 		if _, err := fresh.Ticket(ctx); err != nil {
 			t.Fatalf("new handle: %v", err)
 		}
-		if n := env.fake.Exchanges(testTenant); n != 2 {
+		if n := env.fake.ExchangeCount(testTenant); n != 2 {
 			t.Fatalf("%d exchanges, want 2", n)
 		}
 	})
@@ -502,7 +502,7 @@ func TestReapprovalNewestTokenWins(t *testing.T) {
 		if _, err := fresh.Ticket(ctx); err != nil {
 			t.Fatalf("new token after the old one's refusal: %v", err)
 		}
-		if n := env.fake.Exchanges(testTenant); n != 2 {
+		if n := env.fake.ExchangeCount(testTenant); n != 2 {
 			t.Fatalf("%d exchanges, want 2", n)
 		}
 	})
@@ -512,7 +512,7 @@ func TestReapprovalNewestTokenWins(t *testing.T) {
 		env.fake.Refuse(testTenant, "no")
 		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
 		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
-		if n := env.fake.Exchanges(testTenant); n != 1 {
+		if n := env.fake.ExchangeCount(testTenant); n != 1 {
 			t.Fatalf("%d exchanges, want 1", n)
 		}
 	})

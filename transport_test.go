@@ -54,7 +54,7 @@ func TestTransportSendsCredentialsOnlyToTheTenantsWebAPI(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = webapi.URL + "/Cust12345/api/"
-		return env.fake.Sign(claims)
+		return signClaims(t, env.fake, claims)
 	})
 	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
 
@@ -97,7 +97,7 @@ func TestTransportRefusesAPlainHTTPWebAPIURLOffLoopback(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = "http://sod.superoffice.com/Cust12345/api/"
-		return env.fake.Sign(claims)
+		return signClaims(t, env.fake, claims)
 	})
 	req, _ := http.NewRequest(http.MethodGet, "http://sod.superoffice.com/Cust12345/api/v1/Contact/2", nil)
 	_, err := env.client.Tenant(testTenant, testUserToken).Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {
@@ -174,7 +174,7 @@ func TestTransportFollowsAMoveInTheMiddleOfTraffic(t *testing.T) {
 	if w.calls[0].Load() != before {
 		t.Fatal("a request on the kept base went to the old host again")
 	}
-	if n := w.env.fake.Exchanges(testTenant); n != 1 {
+	if n := w.env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges, want 1 (a move keeps the ticket)", n)
 	}
 }
@@ -328,7 +328,7 @@ func TestTransportFollowsTheFakesMove(t *testing.T) {
 	if now, _ := tenant.WebAPIURL(context.Background()); now != moved {
 		t.Fatalf("WebAPIURL = %q, want %q", now, moved)
 	}
-	if l, m := env.fake.StateLookups(testTenant), env.fake.MisdirectedRequests(testTenant); l != 1 || m != 1 {
+	if l, m := env.fake.StateLookupCount(testTenant), env.fake.MisdirectedRequestCount(testTenant); l != 1 || m != 1 {
 		t.Fatalf("%d state lookups and %d 421s, want 1 and 1", l, m)
 	}
 

@@ -408,7 +408,7 @@ func TestWrongKeyIsAMissAndANewExchange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.Exchanges(testTenant); n != 2 || ra.Ticket == rb.Ticket {
+	if n := fake.ExchangeCount(testTenant); n != 2 || ra.Ticket == rb.Ticket {
 		t.Fatalf("exchanges = %d (same ticket: %v), want 2 distinct", n, ra.Ticket == rb.Ticket)
 	}
 	if logs.count("WARN", "cannot be read") == 0 {
@@ -577,8 +577,8 @@ func TestLeaseTakerLooksAgainBeforeExchanging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !late.missed.Load() || got.Ticket != want.Ticket || fake.Exchanges(testTenant) != 1 {
-		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.Exchanges(testTenant))
+	if !late.missed.Load() || got.Ticket != want.Ticket || fake.ExchangeCount(testTenant) != 1 {
+		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.ExchangeCount(testTenant))
 	}
 }
 

@@ -71,7 +71,7 @@ func fixedClock(at time.Time) func() time.Time { return func() time.Time { retur
 func TestClaimsUseTheSchemesNamespace(t *testing.T) {
 	now := time.Date(2026, 3, 4, 10, 20, 0, 0, time.UTC)
 	s := newFake(t, fixedClock(now))
-	idToken, err := s.Approve("Cust1", "client", "")
+	idToken, err := s.IDToken("Cust1", "client", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestTokenTimingIsSuperOffices(t *testing.T) {
 	}
 	s := newFake(t, fixedClock(now))
 	check("exchange", exchange(t, s, now), 300)
-	idToken, err := s.Approve("Cust1", "client", "n")
+	idToken, err := s.IDToken("Cust1", "client", "n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +136,12 @@ func TestTokenTimingIsSuperOffices(t *testing.T) {
 func TestApproveIsShapedLikeARealIDToken(t *testing.T) {
 	now := time.Now()
 	s := newFake(t, fixedClock(now))
-	idToken, err := s.Approve("Cust1", "8cd4fc8710c121d8245c9d8ef59e1086", "smTo3BqVY0GyDAxm2Xe5iA")
+	idToken, err := s.IDToken("Cust1", "8cd4fc8710c121d8245c9d8ef59e1086", "smTo3BqVY0GyDAxm2Xe5iA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Verified with the fake's published key, issued by its root to the client.
-	block, _ := pem.Decode(s.Certificate())
+	block, _ := pem.Decode(s.SigningCertificate())
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -198,11 +198,11 @@ func TestApproveIsShapedLikeARealIDToken(t *testing.T) {
 		t.Errorf("webapi_url = %v, want %s", claims["http://schemes.superoffice.net/identity/webapi_url"], want)
 	}
 
-	noNonce, _ := s.Approve("Cust1", "client", "")
+	noNonce, _ := s.IDToken("Cust1", "client", "")
 	if _, c := unverifiedClaims(t, noNonce); c["nonce"] != nil {
 		t.Errorf("nonce %v without one asked", c["nonce"])
 	}
-	if _, err := s.Approve("Cust404", "client", ""); err == nil {
+	if _, err := s.IDToken("Cust404", "client", ""); err == nil {
 		t.Error("approved an unknown tenant")
 	}
 }

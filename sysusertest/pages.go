@@ -130,21 +130,19 @@ func (s *Server) serveDecide(w http.ResponseWriter, r *http.Request) {
 		showError(w, http.StatusBadRequest, "this approval request is unknown, expired or already decided: start again from the application")
 		return
 	}
-	var approve bool
 	switch r.PostForm.Get("decision") {
 	case "approve":
-		approve = true
+		cb, err := s.approve(p.req, r.PostForm.Get("tenant"))
+		if err != nil {
+			showError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.send(w, cb)
 	case "decline":
+		s.send(w, s.decline(p.req))
 	default:
 		showError(w, http.StatusBadRequest, "decision must be approve or decline")
-		return
 	}
-	cb, err := s.decide(p.req, approve, r.PostForm.Get("tenant"))
-	if err != nil {
-		showError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	s.send(w, cb)
 }
 
 // send makes the browser deliver cb: a 302 for query and fragment, an

@@ -91,7 +91,7 @@ func TestRESTIssuesAVerifiableToken(t *testing.T) {
 	if !ok || msg != "" {
 		t.Fatalf("refused: %s", msg)
 	}
-	block, _ := pem.Decode(s.Certificate())
+	block, _ := pem.Decode(s.SigningCertificate())
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestRESTIssuesAVerifiableToken(t *testing.T) {
 	if !strings.HasPrefix(claims["http://schemes.superoffice.net/identity/ticket"].(string), "7T:") {
 		t.Fatal("no ticket")
 	}
-	if s.Exchanges("Cust1") != 1 || s.IssuedTickets() != 1 {
+	if s.ExchangeCount("Cust1") != 1 || sysusertest.IssuedTickets(s) != 1 {
 		t.Fatal("not counted")
 	}
 }
@@ -147,6 +147,10 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// soapAction is Authenticate's action as SuperOffice's WSDL names it
+// (soap:operation soapAction), quoted as WCF clients send it.
+const soapAction = `"http://www.superoffice.com/superid/partnersystemuser/0.1/IPartnerSystemUserService/Authenticate"`
+
 func TestSOAPChecksActionAndAnswersLikeWCF(t *testing.T) {
 	s := newFake(t, nil)
 	env := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>` +
@@ -167,18 +171,18 @@ func TestSOAPChecksActionAndAnswersLikeWCF(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := post(sysusertest.SOAPAction); code != 200 || !strings.Contains(body, "<IsSuccessful>true</IsSuccessful>") {
+	if code, body := post(soapAction); code != 200 || !strings.Contains(body, "<IsSuccessful>true</IsSuccessful>") {
 		t.Fatalf("%d %s", code, body)
 	}
 	if code, body := post(`"urn:wrong"`); code != 500 || !strings.Contains(body, "ActionNotSupported") {
 		t.Fatalf("wrong action: %d %s", code, body)
 	}
 	s.SetUnavailable(502)
-	if code, _ := post(sysusertest.SOAPAction); code != 502 {
+	if code, _ := post(soapAction); code != 502 {
 		t.Fatalf("SetUnavailable: %d", code)
 	}
-	if s.Exchanges("Cust1") != 2 {
-		t.Fatalf("exchanges %d, want 2 (the wrong action is not one)", s.Exchanges("Cust1"))
+	if s.ExchangeCount("Cust1") != 2 {
+		t.Fatalf("exchanges %d, want 2 (the wrong action is not one)", s.ExchangeCount("Cust1"))
 	}
 }
 
@@ -223,7 +227,7 @@ func TestWebAPIAcceptsOnlyItsTickets(t *testing.T) {
 	if call("Cust1", "SOTicket "+ticket, "app") != 401 {
 		t.Error("ticket accepted past its lifetime")
 	}
-	if s.WebAPICalls("Cust1") != 5 {
-		t.Errorf("WebAPICalls = %d", s.WebAPICalls("Cust1"))
+	if s.WebAPICallCount("Cust1") != 5 {
+		t.Errorf("WebAPICallCount = %d", s.WebAPICallCount("Cust1"))
 	}
 }

@@ -100,11 +100,11 @@ func TestStateAPIAnswersTheDocumentedJSON(t *testing.T) {
 			t.Errorf("Endpoint %v is on the login host %s, want a numbered one", got["Endpoint"], s.Root)
 		}
 	}
-	if n := s.StateLookups("CUST12345"); n != 2 {
-		t.Errorf("StateLookups = %d, want 2", n)
+	if n := s.StateLookupCount("CUST12345"); n != 2 {
+		t.Errorf("StateLookupCount = %d, want 2", n)
 	}
-	if n := s.StateLookups("Cust1"); n != 0 {
-		t.Errorf("StateLookups(Cust1) = %d, want 0", n)
+	if n := s.StateLookupCount("Cust1"); n != 0 {
+		t.Errorf("StateLookupCount(Cust1) = %d, want 0", n)
 	}
 
 	// A client that reads the answer as the library does gets it all.
@@ -182,11 +182,11 @@ func TestLoginHostAnswersWebAPIRequestsWith421(t *testing.T) {
 	if resp, _ := get(t, strings.TrimSuffix(s.WebAPIURL("Cust1"), "/Cust1/api/")+sysusertest.JWKSPath); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("key set on the numbered host: %d, want 404", resp.StatusCode)
 	}
-	if got := s.MisdirectedRequests("Cust1"); got != 2 {
-		t.Errorf("MisdirectedRequests = %d, want 2", got)
+	if got := s.MisdirectedRequestCount("Cust1"); got != 2 {
+		t.Errorf("MisdirectedRequestCount = %d, want 2", got)
 	}
-	if got := s.WebAPICalls("Cust1"); got != 3 {
-		t.Errorf("WebAPICalls = %d, want 3", got)
+	if got := s.WebAPICallCount("Cust1"); got != 3 {
+		t.Errorf("WebAPICallCount = %d, want 3", got)
 	}
 }
 
@@ -228,7 +228,7 @@ func TestMoveTenant(t *testing.T) {
 		claims["http://schemes.superoffice.net/identity/netserver_url"] != newOrigin+"/Cust1/Remote/Services88/" {
 		t.Errorf("token after the move: webapi_url %v, netserver_url %v", claims["http://schemes.superoffice.net/identity/webapi_url"], claims["http://schemes.superoffice.net/identity/netserver_url"])
 	}
-	idToken, err := s.Approve("Cust1", "client", "")
+	idToken, err := s.IDToken("Cust1", "client", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,8 +270,8 @@ func TestSetState(t *testing.T) {
 	if code, body := webAPIGet(t, s.WebAPIURL("Cust1"), ticket); code != http.StatusServiceUnavailable {
 		t.Errorf("WebApi of a suspended tenant: %d %s, want 503", code, body)
 	}
-	if e, w := s.Exchanges("Cust1"), s.WebAPICalls("Cust1"); e != 2 || w != 1 {
-		t.Errorf("Exchanges %d, WebAPICalls %d; want 2 and 1", e, w)
+	if e, w := s.ExchangeCount("Cust1"), s.WebAPICallCount("Cust1"); e != 2 || w != 1 {
+		t.Errorf("ExchangeCount %d, WebAPICallCount %d; want 2 and 1", e, w)
 	}
 
 	// OnlineMaintenance runs; OfflineMaintenance does not.

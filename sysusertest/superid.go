@@ -11,6 +11,7 @@ package sysusertest
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -36,9 +37,9 @@ const (
 // decision: the fake's own, not SuperOffice's.
 const decidePath = AuthorizePath + "/decide"
 
-// CodeLifetime is how long an authorization code can be redeemed after
+// codeLifetime is how long an authorization code can be redeemed after
 // the administrator approved, by Options.Clock.
-const CodeLifetime = 60 * time.Second
+const codeLifetime = 60 * time.Second
 
 // pendingLifetime is how long an approval page can still be decided.
 const pendingLifetime = 10 * time.Minute
@@ -84,16 +85,16 @@ type authzCode struct {
 // fake's SuperID: its client_id, its client secret for the token endpoint,
 // and the redirect URIs the authorize endpoint accepts, compared as exact
 // strings. Registering a client again replaces its secret and redirect
-// URIs. It panics when clientID or clientSecret is empty, no redirect URI
-// is given, or one is not an absolute URL without a fragment (RFC 6749
-// 3.1.2).
-func (s *Server) RegisterClient(clientID, clientSecret string, redirectURIs ...string) {
+// URIs. It fails, registering nothing, when clientID or clientSecret is
+// empty, no redirect URI is given, or one is not an absolute URL without a
+// fragment (RFC 6749 3.1.2).
+func (s *Server) RegisterClient(clientID, clientSecret string, redirectURIs ...string) error {
 	if clientID == "" || clientSecret == "" || len(redirectURIs) == 0 {
-		panic("sysusertest: RegisterClient needs a client id, a secret and at least one redirect URI")
+		return errors.New("sysusertest: RegisterClient needs a client id, a secret and at least one redirect URI")
 	}
 	for _, r := range redirectURIs {
 		if u, err := url.Parse(r); err != nil || !u.IsAbs() || u.Host == "" || strings.Contains(r, "#") {
-			panic(fmt.Sprintf("sysusertest: RegisterClient: redirect URI %q is not an absolute URL without a fragment", r))
+			return fmt.Errorf("sysusertest: RegisterClient: redirect URI %q is not an absolute URL without a fragment", r)
 		}
 	}
 	s.sid.mu.Lock()
@@ -102,16 +103,17 @@ func (s *Server) RegisterClient(clientID, clientSecret string, redirectURIs ...s
 		s.sid.clients = map[string]oauthClient{}
 	}
 	s.sid.clients[clientID] = oauthClient{secret: clientSecret, redirectURIs: slices.Clone(redirectURIs)}
+	return nil
 }
 
-// Authorize takes the administrator's decision on the authorize request
-// authorizeURL (the URL an application sends the browser to, below
-// Root + AuthorizePath) without a browser, as clicking Approve or Decline
-// on the approval page does, and returns the callback the browser would
-// then send to the application. approve false declines (error
-// access_denied). tenant is the tenant approved for; empty means the one
-// the page preselects: the authorize URL's tenant parameter (the fake's
-// own), else the first added tenant in sorted order.
+// Authorize approves the authorize request authorizeURL (the URL an
+// application sends the browser to, below Root + AuthorizePath) for the
+// tenant contextIdentifier without a browser, as the administrator does by
+// choosing the tenant and clicking Approve on the approval page, and
+// returns the callback the browser would then send to the application: a
+// one-time code for an id_token like IDToken's. An empty contextIdentifier
+// means the tenant the page preselects: the authorize URL's tenant
+// parameter (the fake's own), else the first added tenant in sorted order.
 //
 // An authorize request the fake refuses with an error page (an unknown
 // client_id, a redirect_uri not registered for it, an unknown tenant)
@@ -120,26 +122,50 @@ func (s *Server) RegisterClient(clientID, clientSecret string, redirectURIs ...s
 // than S256) gives the callback with the OAuth error.
 //
 //	resp, _ := client.Get(app.URL + "/connect") // the app redirects to the fake
-//	cb, err := srv.Authorize(resp.Header.Get("Location"), true, "Cust12345")
+//	cb, err := srv.Authorize("Cust12345", resp.Header.Get("Location"))
 //	req, err := cb.Request()
 //	req.AddCookie(stateCookie) // what the browser would carry
 //	resp, err = client.Do(req) // the app redeems cb.Params.Get("code")
-func (s *Server) Authorize(authorizeURL string, approve bool, tenant string) (*Callback, error) {
+func (s *Server) Authorize(contextIdentifier, authorizeURL string) (*Callback, error) {
+	req, cb, err := s.authorizeRequest(authorizeURL)
+	if cb != nil || err != nil {
+		return cb, err
+	}
+	return s.approve(req, contextIdentifier)
+}
+
+// Decline declines the authorize request authorizeURL without a browser,
+// as the administrator does by clicking Decline on the approval page, and
+// returns the callback the browser would then send to the application:
+// error access_denied. Refused requests are as for Authorize.
+func (s *Server) Decline(authorizeURL string) (*Callback, error) {
+	req, cb, err := s.authorizeRequest(authorizeURL)
+	if cb != nil || err != nil {
+		return cb, err
+	}
+	return s.decline(req), nil
+}
+
+// authorizeRequest checks the authorize request authorizeURL for Authorize
+// and Decline: an error for one the fake refuses with an error page, the
+// callback with the OAuth error for one it refuses back to the
+// application, else the request to decide.
+func (s *Server) authorizeRequest(authorizeURL string) (authzRequest, *Callback, error) {
 	u, err := url.Parse(authorizeURL)
 	if err != nil {
-		return nil, fmt.Errorf("sysusertest: authorize URL: %w", err)
+		return authzRequest{}, nil, fmt.Errorf("sysusertest: authorize URL: %w", err)
 	}
 	if !strings.EqualFold(u.Scheme+"://"+u.Host, s.Root) || !strings.EqualFold(u.Path, AuthorizePath) {
-		return nil, fmt.Errorf("sysusertest: %s is not the fake's authorize endpoint %s", redact(u), s.Root+AuthorizePath)
+		return authzRequest{}, nil, fmt.Errorf("sysusertest: %s is not the fake's authorize endpoint %s", redact(u), s.Root+AuthorizePath)
 	}
 	req, aerr := s.parseAuthorize(u.Query())
 	if aerr != nil {
 		if aerr.page {
-			return nil, fmt.Errorf("sysusertest: the authorize request gets an error page: %s", aerr.desc)
+			return req, nil, fmt.Errorf("sysusertest: the authorize request gets an error page: %s", aerr.desc)
 		}
-		return s.errorCallback(req, aerr.code, aerr.desc), nil
+		return req, s.errorCallback(req, aerr.code, aerr.desc), nil
 	}
-	return s.decide(req, approve, tenant)
+	return req, nil, nil
 }
 
 // redact drops a URL's query, which may hold secrets, for error texts.
@@ -282,12 +308,14 @@ func (s *Server) preselected(req authzRequest) string {
 	return ""
 }
 
-// decide issues a code for the approved tenant (empty: the preselected
-// one), or declines.
-func (s *Server) decide(req authzRequest, approve bool, tenant string) (*Callback, error) {
-	if !approve {
-		return s.errorCallback(req, "access_denied", "The administrator declined the application"), nil
-	}
+// decline is the administrator's refusal of req.
+func (s *Server) decline(req authzRequest) *Callback {
+	return s.errorCallback(req, "access_denied", "The administrator declined the application")
+}
+
+// approve issues a code for the approved tenant (empty: the preselected
+// one).
+func (s *Server) approve(req authzRequest, tenant string) (*Callback, error) {
 	if tenant == "" {
 		tenant = s.preselected(req)
 	}

@@ -83,7 +83,9 @@ func (a *app) last(t *testing.T) *http.Request {
 func codeFlowFake(t *testing.T, clock func() time.Time) (*sysusertest.Server, *app) {
 	s := newFake(t, clock)
 	a := newApp(t)
-	s.RegisterClient(clientID, clientSecret, a.URL+"/callback")
+	if err := s.RegisterClient(clientID, clientSecret, a.URL+"/callback"); err != nil {
+		t.Fatal(err)
+	}
 	return s, a
 }
 
@@ -394,7 +396,7 @@ func TestCodeFlowCodeIsSingleUse(t *testing.T) {
 	s, a := codeFlowFake(t, nil)
 	verifier, challenge := pkce(t)
 	redirectURI := a.URL + "/callback"
-	cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
+	cb, err := s.Authorize("", authorizeURL(s, redirectURI, challenge))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +421,9 @@ func TestCodeFlowCodeIsSingleUse(t *testing.T) {
 func TestCodeFlowRefusals(t *testing.T) {
 	s, a := codeFlowFake(t, nil)
 	redirectURI := a.URL + "/callback"
-	s.RegisterClient("other-app", "other-secret", a.URL+"/other")
+	if err := s.RegisterClient("other-app", "other-secret", a.URL+"/other"); err != nil {
+		t.Fatal(err)
+	}
 	verifier, challenge := pkce(t)
 	otherVerifier, _ := pkce(t)
 
@@ -454,7 +458,7 @@ func TestCodeFlowRefusals(t *testing.T) {
 			if tc.noChallenge {
 				drop = []string{"code_challenge", "", "code_challenge_method", ""}
 			}
-			cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge, drop...), true, "")
+			cb, err := s.Authorize("", authorizeURL(s, redirectURI, challenge, drop...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -493,13 +497,13 @@ func TestCodeFlowExpiredCode(t *testing.T) {
 	redirectURI := a.URL + "/callback"
 	verifier, challenge := pkce(t)
 
-	cb, _ := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
+	cb, _ := s.Authorize("", authorizeURL(s, redirectURI, challenge))
 	advance(60 * time.Second)
 	if tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", ""); tok.status != 400 || tok.Error != "invalid_grant" {
 		t.Fatalf("code 60 s old: %d %q, want 400 invalid_grant", tok.status, tok.Error)
 	}
 
-	cb, _ = s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
+	cb, _ = s.Authorize("", authorizeURL(s, redirectURI, challenge))
 	advance(59 * time.Second)
 	tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
 	if tok.status != 200 {
@@ -530,7 +534,7 @@ func TestAuthorizeNeverRedirectsToAnUnregisteredURI(t *testing.T) {
 		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(body, "evil.example/callback\"") {
 			t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
 		}
-		if _, err := s.Authorize(u, true, ""); err == nil {
+		if _, err := s.Authorize("", u); err == nil {
 			t.Errorf("%s: Authorize gave a callback", name)
 		}
 	}
@@ -567,7 +571,7 @@ func TestAuthorizeRefusalsGoBackToTheApplication(t *testing.T) {
 		if q := loc.Query(); q.Get("error") != tc.err || q.Get("state") != "st-123" || q.Has("code") {
 			t.Errorf("%v: %v, want error %s", tc.extra, q, tc.err)
 		}
-		cb, err := s.Authorize(u, true, "")
+		cb, err := s.Authorize("", u)
 		if err != nil || cb.Params.Get("error") != tc.err {
 			t.Errorf("%v: Authorize %v %v", tc.extra, cb, err)
 		}
@@ -613,7 +617,7 @@ func TestAuthorizeTenantChooser(t *testing.T) {
 	}
 	// Authorize: the tenant asked, else the one the page preselects.
 	for tenant, want := range map[string]string{"Cust2": "Cust2", "": "Cust1"} {
-		cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, tenant)
+		cb, err := s.Authorize(tenant, authorizeURL(s, redirectURI, challenge))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -630,11 +634,13 @@ func TestAuthorizeTenantChooser(t *testing.T) {
 func TestAuthorizeWithoutABrowser(t *testing.T) {
 	s, a := codeFlowFake(t, nil)
 	redirectURI := a.URL + "/callback?app=1"
-	s.RegisterClient(clientID, clientSecret, redirectURI)
+	if err := s.RegisterClient(clientID, clientSecret, redirectURI); err != nil {
+		t.Fatal(err)
+	}
 	verifier, challenge := pkce(t)
 
 	for _, mode := range []string{"query", "form_post"} {
-		cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge, "response_mode", mode), true, "Cust1")
+		cb, err := s.Authorize("Cust1", authorizeURL(s, redirectURI, challenge, "response_mode", mode))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -665,20 +671,20 @@ func TestAuthorizeWithoutABrowser(t *testing.T) {
 		}
 	}
 
-	cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), false, "")
+	cb, err := s.Decline(authorizeURL(s, redirectURI, challenge))
 	if err != nil || cb.Method != "GET" || cb.Params.Get("error") != "access_denied" || cb.Params.Get("state") != "st-123" {
 		t.Errorf("decline: %+v %v", cb, err)
 	}
-	cb, err = s.Authorize(authorizeURL(s, redirectURI, challenge, "response_mode", "fragment"), true, "")
+	cb, err = s.Authorize("", authorizeURL(s, redirectURI, challenge, "response_mode", "fragment"))
 	if err != nil || !strings.Contains(cb.URL, "#") || !strings.Contains(cb.URL, "code=") {
 		t.Errorf("fragment: %+v %v", cb, err)
 	} else if _, err := cb.Request(); err == nil {
 		t.Error("a fragment callback gave a request")
 	}
-	if _, err := s.Authorize("https://sod.superoffice.com"+authorizePath+"?client_id="+clientID, true, ""); err == nil {
+	if _, err := s.Authorize("", "https://sod.superoffice.com"+authorizePath+"?client_id="+clientID); err == nil {
 		t.Error("Authorize took SuperOffice's own URL")
 	}
-	if _, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "Cust404"); err == nil {
+	if _, err := s.Authorize("Cust404", authorizeURL(s, redirectURI, challenge)); err == nil {
 		t.Error("Authorize approved an unknown tenant")
 	}
 }
@@ -691,7 +697,7 @@ func TestCodeFlowPathsIgnoreCase(t *testing.T) {
 	if resp, body := getNoFollow(t, u); resp.StatusCode != 200 {
 		t.Errorf("%s: %d %s", u, resp.StatusCode, body)
 	}
-	cb, err := s.Authorize(u, true, "")
+	cb, err := s.Authorize("", u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		refusal = "the authorization code is unknown"
 	case c.used:
 		refusal = "the authorization code was already used"
-	case !now.Before(c.issued.Add(CodeLifetime)):
+	case !now.Before(c.issued.Add(codeLifetime)):
 		refusal = "the authorization code has expired"
 	case c.req.clientID != clientID:
 		refusal = "the authorization code was issued to another client"
@@ -128,12 +128,17 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "the tenant is gone")
 		return
 	}
+	idToken, err := key.sign(claims)
+	if err != nil { // cannot happen: the claims are the fake's own
+		oauthError(w, http.StatusInternalServerError, "server_error", "the id_token could not be signed")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	json.NewEncoder(w).Encode(map[string]any{
 		"access_token":  randomToken(32),
 		"token_type":    "Bearer",
 		"expires_in":    3600,
-		"id_token":      key.sign(claims),
+		"id_token":      idToken,
 		"refresh_token": randomToken(32),
 	})
 }

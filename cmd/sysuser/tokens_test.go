@@ -133,7 +133,7 @@ func TestVerifySystemUserToken(t *testing.T) {
 	f := newFake(t, 0)
 	jwt := exchangeJWT(t, f)
 	tokenFile := writeFile(t, "token.jwt", []byte(jwt+"\n"))
-	certFile := writeFile(t, "superoffice.crt", f.Certificate())
+	certFile := writeFile(t, "superoffice.crt", f.SigningCertificate())
 	for _, c := range []struct {
 		name string
 		o    runOpts
@@ -179,7 +179,7 @@ func TestVerifySystemUserToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	r = runSysuser(t, runOpts{}, "verify", "--cert", writeFile(t, "other.crt", other.Certificate()), tokenFile)
+	r = runSysuser(t, runOpts{}, "verify", "--cert", writeFile(t, "other.crt", other.SigningCertificate()), tokenFile)
 	if r.code != exitFail || !strings.Contains(r.stderr, "invalid system user token") {
 		t.Errorf("foreign certificate: %v", r)
 	}
@@ -192,7 +192,7 @@ func TestVerifySystemUserToken(t *testing.T) {
 
 func TestVerifyIDToken(t *testing.T) {
 	f := newFake(t, 0)
-	idToken, err := f.Approve(testTenant, "my-client-id", "n0nce")
+	idToken, err := f.IDToken(testTenant, "my-client-id", "n0nce")
 	if err != nil {
 		t.Fatal(err)
 	}
