@@ -223,6 +223,14 @@ func (s *Server) parseAuthorize(q url.Values) (req authzRequest, aerr *authzErro
 	}
 	// From here on, errors go back to the application.
 	req.state = q.Get("state")
+	aerr = checkAuthzParams(q, &req)
+	return req, aerr
+}
+
+// checkAuthzParams checks the authorize request's parameters once its
+// client and redirect URI are known, filling in req: a refusal goes back
+// to the application with the OAuth error code.
+func checkAuthzParams(q url.Values, req *authzRequest) *authzError {
 	req.responseMode = "query"
 	redirect := func(code, format string, a ...any) *authzError {
 		return &authzError{code: code, desc: fmt.Sprintf(format, a...)}
@@ -232,37 +240,37 @@ func (s *Server) parseAuthorize(q url.Values) (req authzRequest, aerr *authzErro
 	case "form_post", "fragment":
 		req.responseMode = m
 	default:
-		return req, redirect("invalid_request", "response_mode %q is not supported", m)
+		return redirect("invalid_request", "response_mode %q is not supported", m)
 	}
 	for k, v := range q {
 		if len(v) > 1 {
-			return req, redirect("invalid_request", "%s is repeated", k)
+			return redirect("invalid_request", "%s is repeated", k)
 		}
 	}
 	switch rt := q.Get("response_type"); rt {
 	case "code":
 	case "":
-		return req, redirect("invalid_request", "response_type is missing")
+		return redirect("invalid_request", "response_type is missing")
 	default:
-		return req, redirect("unsupported_response_type", "response_type %q is not supported: use code", rt)
+		return redirect("unsupported_response_type", "response_type %q is not supported: use code", rt)
 	}
 	if !slices.Contains(strings.Fields(q.Get("scope")), "openid") {
-		return req, redirect("invalid_scope", "scope must contain openid")
+		return redirect("invalid_scope", "scope must contain openid")
 	}
 	req.nonce = q.Get("nonce")
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {
 	case challenge == "" && method != "":
-		return req, redirect("invalid_request", "code_challenge_method without code_challenge")
+		return redirect("invalid_request", "code_challenge_method without code_challenge")
 	case challenge == "":
 	case method != "S256": // absent means plain (RFC 7636 4.3)
-		return req, redirect("invalid_request", "code_challenge_method must be S256")
+		return redirect("invalid_request", "code_challenge_method must be S256")
 	case len(challenge) != 43 || !isBase64URL(challenge):
-		return req, redirect("invalid_request", "code_challenge is not a base64url SHA-256 digest")
+		return redirect("invalid_request", "code_challenge is not a base64url SHA-256 digest")
 	default:
 		req.challenge = challenge
 	}
-	return req, nil
+	return nil
 }
 
 func isBase64URL(s string) bool {

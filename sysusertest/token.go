@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // oauthError answers the token endpoint's error JSON (RFC 6749 5.2).
@@ -40,41 +41,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-
-	// Client authentication: client_secret_basic or client_secret_post,
-	// not both (RFC 6749 2.3).
-	clientID, secret, basic := r.BasicAuth()
-	if basic {
-		var err1, err2 error
-		clientID, err1 = url.QueryUnescape(clientID) // form-encoded first (RFC 6749 2.3.1)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="SuperOffice"`)
-			oauthError(w, http.StatusUnauthorized, "invalid_client", "malformed Basic credentials")
-			return
-		}
-		if f.Has("client_secret") {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "client authenticated by both Basic and client_secret")
-			return
-		}
-		if id := f.Get("client_id"); id != "" && id != clientID {
-			oauthError(w, http.StatusBadRequest, "invalid_request", "client_id differs from the Basic user")
-			return
-		}
-	} else {
-		clientID, secret = f.Get("client_id"), f.Get("client_secret")
-	}
-	s.sid.mu.Lock()
-	client, known := s.sid.clients[clientID]
-	s.sid.mu.Unlock()
-	if !known || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(client.secret)) != 1 {
-		if basic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="SuperOffice"`)
-		}
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	clientID, ok := s.authenticateClient(w, r)
+	if !ok {
 		return
 	}
-
 	switch gt := f.Get("grant_type"); gt {
 	case "authorization_code":
 	case "":
@@ -90,27 +60,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opts.Clock()
-	s.sid.mu.Lock()
-	c := s.sid.codes[code]
-	var refusal string
-	switch {
-	case c == nil:
-		refusal = "the authorization code is unknown"
-	case c.used:
-		refusal = "the authorization code was already used"
-	case !now.Before(c.issued.Add(codeLifetime)):
-		refusal = "the authorization code has expired"
-	case c.req.clientID != clientID:
-		refusal = "the authorization code was issued to another client"
-	case f.Get("redirect_uri") != c.req.redirectURI:
-		refusal = "redirect_uri differs from the authorize request's"
-	default:
-		refusal = checkVerifier(c.req.challenge, f.Get("code_verifier"))
-	}
-	if refusal == "" {
-		c.used = true // redeemed once only, then refused
-	}
-	s.sid.mu.Unlock()
+	c, refusal := s.redeem(code, clientID, f, now)
 	if refusal != "" {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", refusal)
 		return
@@ -141,6 +91,73 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		"id_token":      idToken,
 		"refresh_token": randomToken(32),
 	})
+}
+
+// authenticateClient authenticates the token request's client by
+// client_secret_basic or client_secret_post, not both (RFC 6749 2.3), and
+// returns its client_id; when it fails, it has answered with the error.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request) (clientID string, ok bool) {
+	f := r.PostForm
+	clientID, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		clientID, err1 = url.QueryUnescape(clientID) // form-encoded first (RFC 6749 2.3.1)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="SuperOffice"`)
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "malformed Basic credentials")
+			return "", false
+		}
+		if f.Has("client_secret") {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "client authenticated by both Basic and client_secret")
+			return "", false
+		}
+		if id := f.Get("client_id"); id != "" && id != clientID {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "client_id differs from the Basic user")
+			return "", false
+		}
+	} else {
+		clientID, secret = f.Get("client_id"), f.Get("client_secret")
+	}
+	s.sid.mu.Lock()
+	client, known := s.sid.clients[clientID]
+	s.sid.mu.Unlock()
+	if !known || secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(client.secret)) != 1 {
+		if basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="SuperOffice"`)
+		}
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return "", false
+	}
+	return clientID, true
+}
+
+// redeem checks the authorization code for clientID and the token
+// request's form f, and marks it used: it can be redeemed once only. The
+// refusal is the invalid_grant description.
+func (s *Server) redeem(code, clientID string, f url.Values, now time.Time) (c *authzCode, refusal string) {
+	s.sid.mu.Lock()
+	defer s.sid.mu.Unlock()
+	c = s.sid.codes[code]
+	switch {
+	case c == nil:
+		refusal = "the authorization code is unknown"
+	case c.used:
+		refusal = "the authorization code was already used"
+	case !now.Before(c.issued.Add(codeLifetime)):
+		refusal = "the authorization code has expired"
+	case c.req.clientID != clientID:
+		refusal = "the authorization code was issued to another client"
+	case f.Get("redirect_uri") != c.req.redirectURI:
+		refusal = "redirect_uri differs from the authorize request's"
+	default:
+		refusal = checkVerifier(c.req.challenge, f.Get("code_verifier"))
+	}
+	if refusal != "" {
+		return nil, refusal
+	}
+	c.used = true
+	return c, ""
 }
 
 // checkVerifier checks PKCE (RFC 7636 4.6), refusing a verifier for a code
