@@ -143,53 +143,6 @@ func TestStateAPIOfAnUnknownTenant(t *testing.T) {
 	}
 }
 
-// webAPIGet calls the WebApi at base+"v1/Contact/2" with the ticket and
-// returns the status and body.
-func webAPIGet(t *testing.T, base, ticket string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+"v1/Contact/2", nil)
-	req.Header.Set("Authorization", "SOTicket "+ticket)
-	req.Header.Set("SO-AppToken", "app")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// The documented text of a 421, from SuperOffice's "Check tenant status"
-// page.
-const wrongSubdomain = "Wrong subdomain used to access tenant"
-
-// The unnumbered login host is for authentication only: a WebApi request
-// there answers 421 with the documented text, even with a good ticket;
-// the tenant's numbered host answers it.
-func TestLoginHostAnswersWebAPIRequestsWith421(t *testing.T) {
-	s := newFake(t, nil)
-	ticket := exchange(t, s, time.Now())["http://schemes.superoffice.net/identity/ticket"].(string)
-	for _, path := range []string{"/Cust1/api/", "/cust1/API/", "/Cust404/api/"} {
-		code, body := webAPIGet(t, s.Root+path, ticket)
-		if code != http.StatusMisdirectedRequest || !strings.Contains(body, wrongSubdomain) {
-			t.Errorf("login host %s: %d %s, want 421 with %q", path, code, body, wrongSubdomain)
-		}
-	}
-	if code, body := webAPIGet(t, s.WebAPIURL("Cust1"), ticket); code != http.StatusOK {
-		t.Errorf("numbered host: %d %s", code, body)
-	}
-	// The numbered host serves the WebApi only.
-	if resp, _ := get(t, strings.TrimSuffix(s.WebAPIURL("Cust1"), "/Cust1/api/")+sysusertest.JWKSPath); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("key set on the numbered host: %d, want 404", resp.StatusCode)
-	}
-	if got := s.MisdirectedRequestCount("Cust1"); got != 2 {
-		t.Errorf("MisdirectedRequestCount = %d, want 2", got)
-	}
-	if got := s.WebAPICallCount("Cust1"); got != 3 {
-		t.Errorf("WebAPICallCount = %d, want 3", got)
-	}
-}
-
 // A move: the old host then answers 421 with the documented text, the new
 // one answers with the same ticket, the state API names the new host, and
 // new tokens carry the new webapi_url and netserver_url. Moving again goes
