@@ -17,36 +17,41 @@ func TestAuthorizeWithoutABrowser(t *testing.T) {
 	}
 	verifier, challenge := pkce(t)
 
-	for _, mode := range []string{"query", "form_post"} {
-		cb, err := s.Authorize("Cust1", authorizeURL(s, redirectURI, challenge, "response_mode", mode))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, err := cb.Request()
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.AddCookie(&http.Cookie{Name: "flow", Value: "browser-bound"})
-		if resp, _ := do(t, req); resp.StatusCode != 200 {
-			t.Fatalf("%s: app answered %d", mode, resp.StatusCode)
-		}
-		got := a.last(t)
-		wantMethod := map[string]string{"query": "GET", "form_post": "POST"}[mode]
-		if c, _ := got.Cookie("flow"); got.Method != wantMethod || got.Form.Get("code") == "" || got.Form.Get("state") != "st-123" || c == nil {
-			t.Fatalf("%s: app got %s %v", mode, got.Method, got.Form)
-		}
-		if got.URL.Query().Get("app") != "1" {
-			t.Errorf("%s: the redirect URI's own query was lost: %s", mode, got.URL)
-		}
-		// As Chromium sends them (e2e's TestBrowserFakeApprovalPage): Origin
-		// on the POST only; both ports on 127.0.0.1 make it same-site.
-		wantOrigin := map[string]string{"query": "", "form_post": s.Root}[mode]
-		if h := got.Header; h.Get("Origin") != wantOrigin || h.Get("Referer") != s.Root+"/" || h.Get("Sec-Fetch-Site") != "same-site" || h.Get("Sec-Fetch-Mode") != "navigate" {
-			t.Errorf("%s: Origin %q Referer %q Sec-Fetch-Site %q Sec-Fetch-Mode %q", mode, h.Get("Origin"), h.Get("Referer"), h.Get("Sec-Fetch-Site"), h.Get("Sec-Fetch-Mode"))
-		}
-		if tok := redeem(t, s, redeemForm(got.Form.Get("code"), redirectURI, verifier), "", ""); tok.status != 200 {
-			t.Errorf("%s: redeem %d %s", mode, tok.status, tok.ErrorDescription)
-		}
+	for _, tc := range []struct {
+		mode, method, origin string // the response mode, the callback's method and Origin
+	}{
+		{mode: "query", method: "GET", origin: ""},
+		{mode: "form_post", method: "POST", origin: s.Root},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			cb, err := s.Authorize("Cust1", authorizeURL(s, redirectURI, challenge, "response_mode", tc.mode))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := cb.Request()
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.AddCookie(&http.Cookie{Name: "flow", Value: "browser-bound"})
+			if resp, _ := do(t, req); resp.StatusCode != 200 {
+				t.Fatalf("%s: app answered %d", tc.mode, resp.StatusCode)
+			}
+			got := a.last(t)
+			if c, _ := got.Cookie("flow"); got.Method != tc.method || got.Form.Get("code") == "" || got.Form.Get("state") != "st-123" || c == nil {
+				t.Fatalf("%s: app got %s %v", tc.mode, got.Method, got.Form)
+			}
+			if got.URL.Query().Get("app") != "1" {
+				t.Errorf("%s: the redirect URI's own query was lost: %s", tc.mode, got.URL)
+			}
+			// As Chromium sends them (e2e's TestBrowserFakeApprovalPage): Origin
+			// on the POST only; both ports on 127.0.0.1 make it same-site.
+			if h := got.Header; h.Get("Origin") != tc.origin || h.Get("Referer") != s.Root+"/" || h.Get("Sec-Fetch-Site") != "same-site" || h.Get("Sec-Fetch-Mode") != "navigate" {
+				t.Errorf("%s: Origin %q Referer %q Sec-Fetch-Site %q Sec-Fetch-Mode %q", tc.mode, h.Get("Origin"), h.Get("Referer"), h.Get("Sec-Fetch-Site"), h.Get("Sec-Fetch-Mode"))
+			}
+			if tok := redeem(t, s, redeemForm(got.Form.Get("code"), redirectURI, verifier), "", ""); tok.status != 200 {
+				t.Errorf("%s: redeem %d %s", tc.mode, tok.status, tok.ErrorDescription)
+			}
+		})
 	}
 
 	cb, err := s.Decline(authorizeURL(s, redirectURI, challenge))

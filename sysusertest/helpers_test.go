@@ -25,17 +25,18 @@ import (
 )
 
 var (
-	keyOnce sync.Once
-	appKey  *rsa.PrivateKey
+	keyOnce   sync.Once
+	appKey    *rsa.PrivateKey
+	appKeyErr error
 )
 
+// key is the application's key, made once for all the tests.
 func key(t *testing.T) *rsa.PrivateKey {
-	keyOnce.Do(func() {
-		var err error
-		if appKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-	})
+	t.Helper()
+	keyOnce.Do(func() { appKey, appKeyErr = rsa.GenerateKey(rand.Reader, 2048) })
+	if appKeyErr != nil {
+		t.Fatal(appKeyErr)
+	}
 	return appKey
 }
 

@@ -127,14 +127,16 @@ func TestNamedHostServesTheNameEverywhere(t *testing.T) {
 
 	// The certificate covers every name the fake serves.
 	for _, name := range []string{"sod.superoffice.com", "sod2.superoffice.com", "sod3.superoffice.com", "localhost", "127.0.0.1"} {
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(srv.CACertificate())
-		conn, err := tls.Dial("tcp", listen, &tls.Config{ServerName: name, RootCAs: pool})
-		if err != nil {
-			t.Errorf("TLS as %s: %v", name, err)
-			continue
-		}
-		conn.Close()
+		t.Run("TLS as "+name, func(t *testing.T) {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(srv.CACertificate())
+			conn, err := tls.Dial("tcp", listen, &tls.Config{ServerName: name, RootCAs: pool})
+			if err != nil {
+				t.Errorf("TLS as %s: %v", name, err)
+				return
+			}
+			conn.Close()
+		})
 	}
 
 	hc := namedHostClient(t, srv.CACertificate(), listen)
@@ -275,14 +277,16 @@ func TestNamedHostFromAddr(t *testing.T) {
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer hc.CloseIdleConnections()
 	for _, u := range []string{srv.URL + "/.well-known/jwks", srv.Root + "/api/state/Cust1"} {
-		resp, err := hc.Get(u)
-		if err != nil {
-			t.Fatalf("GET %s: %v", u, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("GET %s: %d", u, resp.StatusCode)
-		}
+		t.Run("GET "+u, func(t *testing.T) {
+			resp, err := hc.Get(u)
+			if err != nil {
+				t.Fatalf("GET %s: %v", u, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: %d", u, resp.StatusCode)
+			}
+		})
 	}
 	resp, err := hc.Get(srv.WebAPIURL("Cust1") + "v1/Contact/2")
 	if err != nil {
@@ -294,10 +298,12 @@ func TestNamedHostFromAddr(t *testing.T) {
 	}
 
 	// Options.Host is a bare name or address.
-	if _, err := sysusertest.NewServer(sysusertest.Options{Addr: "127.0.0.1:0", Host: "https://sod.superoffice.com", ApplicationToken: "app", PublicKey: &key(t).PublicKey}); err == nil {
+	if s, err := sysusertest.NewServer(sysusertest.Options{Addr: "127.0.0.1:0", Host: "https://sod.superoffice.com", ApplicationToken: "app", PublicKey: &key(t).PublicKey}); err == nil {
+		s.Close()
 		t.Error("Host with a scheme: no error")
 	}
-	if _, err := sysusertest.NewServer(sysusertest.Options{Addr: "127.0.0.1:0", Host: "sod.superoffice.com:443", ApplicationToken: "app", PublicKey: &key(t).PublicKey}); err == nil {
+	if s, err := sysusertest.NewServer(sysusertest.Options{Addr: "127.0.0.1:0", Host: "sod.superoffice.com:443", ApplicationToken: "app", PublicKey: &key(t).PublicKey}); err == nil {
+		s.Close()
 		t.Error("Host with a port: no error")
 	}
 }
@@ -306,28 +312,30 @@ func TestNamedHostFromAddr(t *testing.T) {
 // 0.0.0.0, localhost for ::.
 func TestWildcardAddrPrintsAUsableHost(t *testing.T) {
 	for addr, want := range map[string]string{"0.0.0.0:0": "127.0.0.1", "[::]:0": "localhost", ":0": "localhost"} {
-		srv, err := sysusertest.NewServer(sysusertest.Options{Addr: addr, ApplicationToken: "app", PublicKey: &key(t).PublicKey})
-		if err != nil {
-			t.Fatalf("%s: %v", addr, err)
-		}
-		srv.AddTenant("Cust1", "tok. with dots")
-		root, _ := url.Parse(srv.Root)
-		webapi, _ := url.Parse(srv.WebAPIURL("Cust1"))
-		if root.Hostname() != want || webapi.Hostname() != want {
-			t.Errorf("%s: Root %s, WebApi %s; want host %s", addr, srv.Root, srv.WebAPIURL("Cust1"), want)
-		}
-		// What it prints works.
-		ok, tok, msg := rest(t, srv, "app", "Cust1", sign(t, "tok. with dots", time.Now()))
-		if !ok {
-			t.Errorf("%s: exchange at %s: %s", addr, srv.URL, msg)
-		} else {
-			claims := jwt.MapClaims{}
-			jwt.NewParser().ParseUnverified(tok, claims)
-			if code, body := webAPIGet(t, srv.WebAPIURL("Cust1"), claims["http://schemes.superoffice.net/identity/ticket"].(string)); code != http.StatusOK {
-				t.Errorf("%s: WebApi at %s: %d %s", addr, srv.WebAPIURL("Cust1"), code, body)
+		t.Run(addr, func(t *testing.T) {
+			srv, err := sysusertest.NewServer(sysusertest.Options{Addr: addr, ApplicationToken: "app", PublicKey: &key(t).PublicKey})
+			if err != nil {
+				t.Fatalf("%s: %v", addr, err)
 			}
-		}
-		srv.Close()
+			t.Cleanup(srv.Close)
+			srv.AddTenant("Cust1", "tok. with dots")
+			root, _ := url.Parse(srv.Root)
+			webapi, _ := url.Parse(srv.WebAPIURL("Cust1"))
+			if root.Hostname() != want || webapi.Hostname() != want {
+				t.Errorf("%s: Root %s, WebApi %s; want host %s", addr, srv.Root, srv.WebAPIURL("Cust1"), want)
+			}
+			// What it prints works.
+			ok, tok, msg := rest(t, srv, "app", "Cust1", sign(t, "tok. with dots", time.Now()))
+			if !ok {
+				t.Errorf("%s: exchange at %s: %s", addr, srv.URL, msg)
+			} else {
+				claims := jwt.MapClaims{}
+				jwt.NewParser().ParseUnverified(tok, claims)
+				if code, body := webAPIGet(t, srv.WebAPIURL("Cust1"), claims["http://schemes.superoffice.net/identity/ticket"].(string)); code != http.StatusOK {
+					t.Errorf("%s: WebApi at %s: %d %s", addr, srv.WebAPIURL("Cust1"), code, body)
+				}
+			}
+		})
 	}
 }
 
@@ -352,7 +360,8 @@ func TestOptionsAddrListensWhereAsked(t *testing.T) {
 		s2.Close()
 		t.Error("NewServer listened on an address in use")
 	}
-	if _, err := sysusertest.NewServer(sysusertest.Options{Addr: "not an address", ApplicationToken: "app", PublicKey: &key(t).PublicKey}); err == nil {
+	if s, err := sysusertest.NewServer(sysusertest.Options{Addr: "not an address", ApplicationToken: "app", PublicKey: &key(t).PublicKey}); err == nil {
+		s.Close()
 		t.Error("NewServer accepted a bad address")
 	}
 
@@ -461,14 +470,16 @@ func TestTLSWithoutCertificatesMakesItsOwnCA(t *testing.T) {
 	defer caOnly.CloseIdleConnections()
 	for _, hc := range []*http.Client{caOnly, srv.Client()} {
 		for _, u := range []string{srv.URL + "/.well-known/jwks", srv.WebAPIURL("Cust1") + "v1/Contact/2"} {
-			resp, err := hc.Get(u)
-			if err != nil {
-				t.Fatalf("GET %s: %v", u, err)
-			}
-			resp.Body.Close()
-			if resp.TLS == nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
-				t.Errorf("GET %s: %d, TLS %v", u, resp.StatusCode, resp.TLS != nil)
-			}
+			t.Run("GET "+u, func(t *testing.T) {
+				resp, err := hc.Get(u)
+				if err != nil {
+					t.Fatalf("GET %s: %v", u, err)
+				}
+				resp.Body.Close()
+				if resp.TLS == nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
+					t.Errorf("GET %s: %d, TLS %v", u, resp.StatusCode, resp.TLS != nil)
+				}
+			})
 		}
 	}
 
@@ -494,20 +505,24 @@ func TestOriginAndNumberedName(t *testing.T) {
 		port         int
 		want         string
 	}{
-		{"https", "sod.superoffice.com", 443, "https://sod.superoffice.com"},
-		{"http", "sod.superoffice.com", 80, "http://sod.superoffice.com"},
-		{"https", "sod.superoffice.com", 8443, "https://sod.superoffice.com:8443"},
-		{"http", "sod.superoffice.com", 443, "http://sod.superoffice.com:443"},
-		{"https", "::1", 443, "https://[::1]"},
-		{"http", "::1", 8080, "http://[::1]:8080"},
+		{scheme: "https", name: "sod.superoffice.com", port: 443, want: "https://sod.superoffice.com"},
+		{scheme: "http", name: "sod.superoffice.com", port: 80, want: "http://sod.superoffice.com"},
+		{scheme: "https", name: "sod.superoffice.com", port: 8443, want: "https://sod.superoffice.com:8443"},
+		{scheme: "http", name: "sod.superoffice.com", port: 443, want: "http://sod.superoffice.com:443"},
+		{scheme: "https", name: "::1", port: 443, want: "https://[::1]"},
+		{scheme: "http", name: "::1", port: 8080, want: "http://[::1]:8080"},
 	} {
-		if got := sysusertest.Origin(c.scheme, c.name, c.port); got != c.want {
-			t.Errorf("origin(%s, %s, %d) = %s, want %s", c.scheme, c.name, c.port, got, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if got := sysusertest.Origin(c.scheme, c.name, c.port); got != c.want {
+				t.Errorf("origin(%s, %s, %d) = %s, want %s", c.scheme, c.name, c.port, got, c.want)
+			}
+		})
 	}
 	for name, want := range map[string]string{"sod.superoffice.com": "sod2.superoffice.com", "online.superoffice.com": "online2.superoffice.com", "fake": "fake2"} {
-		if got := sysusertest.NumberedName(name, 2); got != want {
-			t.Errorf("numberedName(%s, 2) = %s, want %s", name, got, want)
-		}
+		t.Run("numbered "+name, func(t *testing.T) {
+			if got := sysusertest.NumberedName(name, 2); got != want {
+				t.Errorf("numberedName(%s, 2) = %s, want %s", name, got, want)
+			}
+		})
 	}
 }

@@ -23,10 +23,12 @@ import (
 )
 
 func TestNewServerNeedsItsOptions(t *testing.T) {
-	if _, err := sysusertest.NewServer(sysusertest.Options{PublicKey: &key(t).PublicKey}); err == nil {
+	if s, err := sysusertest.NewServer(sysusertest.Options{PublicKey: &key(t).PublicKey}); err == nil {
+		s.Close()
 		t.Error("no application token accepted")
 	}
-	if _, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "x"}); err == nil {
+	if s, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: "x"}); err == nil {
+		s.Close()
 		t.Error("no public key accepted")
 	}
 }
@@ -42,18 +44,22 @@ func TestRefusals(t *testing.T) {
 		sig, _ := rsa.SignPKCS1v15(rand.Reader, other, crypto.SHA256, sum[:])
 		return data + "." + base64.StdEncoding.EncodeToString(sig)
 	}()
-	for _, c := range []struct{ app, tenant, signed, want string }{
-		{"wrong", "Cust1", good, sysusertest.MsgInvalidApplicationToken},
-		{"app", "Cust1", sign(t, "tok. with dots", now.Add(-6*time.Minute)), sysusertest.MsgInvalidTimestamp},
-		{"app", "Cust1", sign(t, "tok. with dots", now.Add(6*time.Minute)), sysusertest.MsgInvalidTimestamp},
-		{"app", "Cust1", forged, sysusertest.MsgInvalidSignature},
-		{"app", "Cust1", "no-dots", sysusertest.MsgMalformedSignedToken},
-		{"app", "Cust2", good, sysusertest.MsgUnknownSystemUserToken},
-		{"app", "Cust1", sign(t, "other", now), sysusertest.MsgUnknownSystemUserToken},
+	for _, c := range []struct {
+		name, app, tenant, signed, want string
+	}{
+		{name: "wrong application token", app: "wrong", tenant: "Cust1", signed: good, want: sysusertest.MsgInvalidApplicationToken},
+		{name: "timestamp 6 minutes old", app: "app", tenant: "Cust1", signed: sign(t, "tok. with dots", now.Add(-6*time.Minute)), want: sysusertest.MsgInvalidTimestamp},
+		{name: "timestamp 6 minutes ahead", app: "app", tenant: "Cust1", signed: sign(t, "tok. with dots", now.Add(6*time.Minute)), want: sysusertest.MsgInvalidTimestamp},
+		{name: "another key's signature", app: "app", tenant: "Cust1", signed: forged, want: sysusertest.MsgInvalidSignature},
+		{name: "no dots", app: "app", tenant: "Cust1", signed: "no-dots", want: sysusertest.MsgMalformedSignedToken},
+		{name: "unknown tenant", app: "app", tenant: "Cust2", signed: good, want: sysusertest.MsgUnknownSystemUserToken},
+		{name: "another system user token", app: "app", tenant: "Cust1", signed: sign(t, "other", now), want: sysusertest.MsgUnknownSystemUserToken},
 	} {
-		if ok, _, msg := rest(t, s, c.app, c.tenant, c.signed); ok || msg != c.want {
-			t.Errorf("%+v: ok=%v msg=%q", c, ok, msg)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if ok, _, msg := rest(t, s, c.app, c.tenant, c.signed); ok || msg != c.want {
+				t.Errorf("%+v: ok=%v msg=%q", c, ok, msg)
+			}
+		})
 	}
 	s.Refuse("Cust1", "Revoked")
 	if ok, _, msg := rest(t, s, "app", "Cust1", good); ok || msg != "Revoked" {
@@ -140,48 +146,58 @@ func TestPathsIgnoreCase(t *testing.T) {
 		"/login/Services/PartnerSystemUserService.svc",
 		"/LOGIN/SERVICES/PARTNERSYSTEMUSERSERVICE.SVC",
 	} {
-		if code, body := postSOAP(t, s.Root+p, sign(t, "tok. with dots", time.Now())); code != 200 || !strings.Contains(body, "<IsSuccessful>true</IsSuccessful>") {
-			t.Errorf("SOAP at %s: %d %s", p, code, body)
-		}
+		t.Run("SOAP "+p, func(t *testing.T) {
+			if code, body := postSOAP(t, s.Root+p, sign(t, "tok. with dots", time.Now())); code != 200 || !strings.Contains(body, "<IsSuccessful>true</IsSuccessful>") {
+				t.Errorf("SOAP at %s: %d %s", p, code, body)
+			}
+		})
 	}
 	for _, p := range []string{"/Login/api/PartnerSystemUser/Authenticate", "/LOGIN/API/partnersystemuser/authenticate"} {
-		body, _ := json.Marshal(map[string]string{"SignedSystemToken": sign(t, "tok. with dots", time.Now()), "ApplicationToken": "app", "ContextIdentifier": "Cust1", "ReturnTokenType": "JWT"})
-		resp, err := http.Post(s.Root+p, "application/json", strings.NewReader(string(body)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(b), `"IsSuccessful":true`) {
-			t.Errorf("REST at %s: %d %s", p, resp.StatusCode, b)
-		}
+		t.Run("REST "+p, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"SignedSystemToken": sign(t, "tok. with dots", time.Now()), "ApplicationToken": "app", "ContextIdentifier": "Cust1", "ReturnTokenType": "JWT"})
+			resp, err := http.Post(s.Root+p, "application/json", strings.NewReader(string(body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"IsSuccessful":true`) {
+				t.Errorf("REST at %s: %d %s", p, resp.StatusCode, b)
+			}
+		})
 	}
 	for _, p := range []string{"/login/.well-known/jwks", "/LOGIN/.well-known/JWKS", "/Login/.Well-Known/Jwks"} {
-		if set := fetchJWKS(t, s.Root+p); len(set.Keys) == 0 || set.Keys[0].Kid != s.KeyID() {
-			t.Errorf("JWKS at %s: %+v", p, set)
-		}
+		t.Run("JWKS "+p, func(t *testing.T) {
+			if set := fetchJWKS(t, s.Root+p); len(set.Keys) == 0 || set.Keys[0].Kid != s.KeyID() {
+				t.Errorf("JWKS at %s: %+v", p, set)
+			}
+		})
 	}
 	for _, p := range []string{"/login/.well-known/openid-configuration", "/Login/.Well-Known/OpenID-Configuration"} {
-		if resp, body := get(t, s.Root+p); resp.StatusCode != 200 || !strings.Contains(body, `"jwks_uri"`) {
-			t.Errorf("metadata at %s: %d %s", p, resp.StatusCode, body)
-		}
+		t.Run("metadata "+p, func(t *testing.T) {
+			if resp, body := get(t, s.Root+p); resp.StatusCode != 200 || !strings.Contains(body, `"jwks_uri"`) {
+				t.Errorf("metadata at %s: %d %s", p, resp.StatusCode, body)
+			}
+		})
 	}
 	claims := exchange(t, s, time.Now())
 	ticket := claims["http://schemes.superoffice.net/identity/ticket"].(string)
 	for _, p := range []string{"/Cust1/api/v1/Contact/2", "/Cust1/API/v1/Contact/2", "/cust1/Api/v1/Contact/2"} {
-		req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(s.WebAPIURL("Cust1"), "/Cust1/api/")+p, nil)
-		req.Header.Set("Authorization", "SOTicket "+ticket)
-		req.Header.Set("SO-AppToken", "app")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var echo map[string]string
-		json.NewDecoder(resp.Body).Decode(&echo)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || echo["Path"] != "v1/Contact/2" {
-			t.Errorf("WebApi at %s: %d %v", p, resp.StatusCode, echo)
-		}
+		t.Run("WebApi "+p, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(s.WebAPIURL("Cust1"), "/Cust1/api/")+p, nil)
+			req.Header.Set("Authorization", "SOTicket "+ticket)
+			req.Header.Set("SO-AppToken", "app")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var echo map[string]string
+			json.NewDecoder(resp.Body).Decode(&echo)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || echo["Path"] != "v1/Contact/2" {
+				t.Errorf("WebApi at %s: %d %v", p, resp.StatusCode, echo)
+			}
+		})
 	}
 }
 

@@ -76,39 +76,41 @@ func TestSOAPServesSuperOfficesWSDLPointingAtTheFake(t *testing.T) {
 	s := newFake(t, nil)
 	want := s.URL + "/services/PartnerSystemUserService.svc"
 	for _, q := range []string{"?wsdl", "?WSDL", "?singleWsdl", "?singlewsdl", "?Wsdl="} {
-		resp, body := get(t, s.Root+"/Login/services/PartnerSystemUserService.svc"+q)
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/xml") {
-			t.Fatalf("GET %s: %d %s", q, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-		if !strings.Contains(body, `targetNamespace="http://www.superoffice.com/superid/partnersystemuser/0.1"`) ||
-			!strings.Contains(body, `soapAction="http://www.superoffice.com/superid/partnersystemuser/0.1/IPartnerSystemUserService/Authenticate"`) {
-			t.Errorf("%s: not SuperOffice's WSDL: %.300s", q, body)
-		}
-		if strings.Contains(body, "superoffice.no") {
-			t.Errorf("%s: still points at SuperOffice's host", q)
-		}
-		var defs struct {
-			Ports []struct {
-				Name    string `xml:"name,attr"`
-				Address struct {
-					Location string `xml:"location,attr"`
-				} `xml:"http://schemas.xmlsoap.org/wsdl/soap/ address"`
-			} `xml:"http://schemas.xmlsoap.org/wsdl/ service>port"`
-		}
-		if err := xml.Unmarshal([]byte(body), &defs); err != nil {
-			t.Fatal(err)
-		}
-		if len(defs.Ports) != 2 {
-			t.Fatalf("%s: %d ports, want SuperOffice's 2", q, len(defs.Ports))
-		}
-		for _, p := range defs.Ports {
-			if p.Address.Location != want {
-				t.Errorf("%s: port %s at %q, want %q", q, p.Name, p.Address.Location, want)
+		t.Run(q, func(t *testing.T) {
+			resp, body := get(t, s.Root+"/Login/services/PartnerSystemUserService.svc"+q)
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/xml") {
+				t.Fatalf("GET %s: %d %s", q, resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-			if code, resp := postSOAP(t, p.Address.Location, sign(t, "tok. with dots", time.Now())); code != 200 || !strings.Contains(resp, "<IsSuccessful>true</IsSuccessful>") {
-				t.Errorf("posting to %s: %d %s", p.Address.Location, code, resp)
+			if !strings.Contains(body, `targetNamespace="http://www.superoffice.com/superid/partnersystemuser/0.1"`) ||
+				!strings.Contains(body, `soapAction="http://www.superoffice.com/superid/partnersystemuser/0.1/IPartnerSystemUserService/Authenticate"`) {
+				t.Errorf("%s: not SuperOffice's WSDL: %.300s", q, body)
 			}
-		}
+			if strings.Contains(body, "superoffice.no") {
+				t.Errorf("%s: still points at SuperOffice's host", q)
+			}
+			var defs struct {
+				Ports []struct {
+					Name    string `xml:"name,attr"`
+					Address struct {
+						Location string `xml:"location,attr"`
+					} `xml:"http://schemas.xmlsoap.org/wsdl/soap/ address"`
+				} `xml:"http://schemas.xmlsoap.org/wsdl/ service>port"`
+			}
+			if err := xml.Unmarshal([]byte(body), &defs); err != nil {
+				t.Fatal(err)
+			}
+			if len(defs.Ports) != 2 {
+				t.Fatalf("%s: %d ports, want SuperOffice's 2", q, len(defs.Ports))
+			}
+			for _, p := range defs.Ports {
+				if p.Address.Location != want {
+					t.Errorf("%s: port %s at %q, want %q", q, p.Name, p.Address.Location, want)
+				}
+				if code, resp := postSOAP(t, p.Address.Location, sign(t, "tok. with dots", time.Now())); code != 200 || !strings.Contains(resp, "<IsSuccessful>true</IsSuccessful>") {
+					t.Errorf("posting to %s: %d %s", p.Address.Location, code, resp)
+				}
+			}
+		})
 	}
 	if resp, _ := get(t, want); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET without ?wsdl: %d, want 405", resp.StatusCode)

@@ -72,33 +72,35 @@ func TestStateAPIAnswersTheDocumentedJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/state/Cust12345", "/API/State/cust12345"} {
-		code, got, order := lookUpState(t, s, path)
-		if code != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, code)
-		}
-		if want := keyOrder(t, []byte(docsStateAnswer)); !reflect.DeepEqual(order, want) {
-			t.Errorf("GET %s: fields %v, want the documented %v", path, order, want)
-		}
-		for k, v := range docs {
-			if reflect.TypeOf(got[k]) != reflect.TypeOf(v) {
-				t.Errorf("GET %s: %s is %T (%v), the docs' is %T", path, k, got[k], got[k], v)
+		t.Run("GET "+path, func(t *testing.T) {
+			code, got, order := lookUpState(t, s, path)
+			if code != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, code)
 			}
-		}
-		webapi := s.WebAPIURL("Cust12345") // https?://host/Cust12345/api/
-		want := map[string]any{
-			"ContextIdentifier": "Cust12345",
-			"Endpoint":          strings.TrimSuffix(webapi, "/api/"),
-			"State":             "Running",
-			"IsRunning":         true,
-			"ValidUntil":        "2026-03-04T09:25:30.1234567Z",
-			"Api":               strings.TrimSuffix(webapi, "/"),
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("GET %s:\n got %v\nwant %v", path, got, want)
-		}
-		if u, _ := url.Parse(got["Endpoint"].(string)); u == nil || s.Root == u.Scheme+"://"+u.Host {
-			t.Errorf("Endpoint %v is on the login host %s, want a numbered one", got["Endpoint"], s.Root)
-		}
+			if want := keyOrder(t, []byte(docsStateAnswer)); !reflect.DeepEqual(order, want) {
+				t.Errorf("GET %s: fields %v, want the documented %v", path, order, want)
+			}
+			for k, v := range docs {
+				if reflect.TypeOf(got[k]) != reflect.TypeOf(v) {
+					t.Errorf("GET %s: %s is %T (%v), the docs' is %T", path, k, got[k], got[k], v)
+				}
+			}
+			webapi := s.WebAPIURL("Cust12345") // https?://host/Cust12345/api/
+			want := map[string]any{
+				"ContextIdentifier": "Cust12345",
+				"Endpoint":          strings.TrimSuffix(webapi, "/api/"),
+				"State":             "Running",
+				"IsRunning":         true,
+				"ValidUntil":        "2026-03-04T09:25:30.1234567Z",
+				"Api":               strings.TrimSuffix(webapi, "/"),
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("GET %s:\n got %v\nwant %v", path, got, want)
+			}
+			if u, _ := url.Parse(got["Endpoint"].(string)); u == nil || s.Root == u.Scheme+"://"+u.Host {
+				t.Errorf("Endpoint %v is on the login host %s, want a numbered one", got["Endpoint"], s.Root)
+			}
+		})
 	}
 	if n := s.StateLookupCount("CUST12345"); n != 2 {
 		t.Errorf("StateLookupCount = %d, want 2", n)
@@ -229,15 +231,17 @@ func TestSetState(t *testing.T) {
 
 	// OnlineMaintenance runs; OfflineMaintenance does not.
 	for state, running := range map[string]bool{"OnlineMaintenance": true, "OfflineMaintenance": false, "Running": true, "Deleted": false} {
-		if err := s.SetState("Cust1", state, time.Time{}); err != nil {
-			t.Fatal(err)
-		}
-		_, st, _ := lookUpState(t, s, "/api/state/Cust1")
-		code, _ := webAPIGet(t, s.WebAPIURL("Cust1"), ticket)
-		if st["State"] != state || st["IsRunning"] != running || (code == http.StatusOK) != running ||
-			st["ValidUntil"] != now.Add(sysusertest.StateValidity).UTC().Format("2006-01-02T15:04:05.0000000Z") {
-			t.Errorf("%s: state %v, WebApi %d", state, st, code)
-		}
+		t.Run(state, func(t *testing.T) {
+			if err := s.SetState("Cust1", state, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			_, st, _ := lookUpState(t, s, "/api/state/Cust1")
+			code, _ := webAPIGet(t, s.WebAPIURL("Cust1"), ticket)
+			if st["State"] != state || st["IsRunning"] != running || (code == http.StatusOK) != running ||
+				st["ValidUntil"] != now.Add(sysusertest.StateValidity).UTC().Format("2006-01-02T15:04:05.0000000Z") {
+				t.Errorf("%s: state %v, WebApi %d", state, st, code)
+			}
+		})
 	}
 	if err := s.SetState("Cust1", "Running", time.Time{}); err != nil {
 		t.Fatal(err)

@@ -340,13 +340,15 @@ func TestAuthorizeNeverRedirectsToAnUnregisteredURI(t *testing.T) {
 		"unknown tenant":         authorizeURL(s, redirectURI, challenge, "tenant", "Cust404"),
 		"bad request too":        authorizeURL(s, "https://evil.example/callback", challenge, "response_type", "token"),
 	} {
-		resp, body := getNoFollow(t, u)
-		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(body, "evil.example/callback\"") {
-			t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
-		}
-		if _, err := s.Authorize("", u); err == nil {
-			t.Errorf("%s: Authorize gave a callback", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			resp, body := getNoFollow(t, u)
+			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(body, "evil.example/callback\"") {
+				t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if _, err := s.Authorize("", u); err == nil {
+				t.Errorf("%s: Authorize gave a callback", name)
+			}
+		})
 	}
 }
 
@@ -357,40 +359,51 @@ func TestAuthorizeRefusalsGoBackToTheApplication(t *testing.T) {
 	_, challenge := pkce(t)
 	redirectURI := a.URL + "/callback"
 	for _, tc := range []struct {
+		name  string
 		extra []string
 		err   string
 	}{
-		{[]string{"response_type", "token"}, "unsupported_response_type"},
-		{[]string{"response_type", "code id_token"}, "unsupported_response_type"},
-		{[]string{"response_type", ""}, "invalid_request"},
-		{[]string{"scope", "profile"}, "invalid_scope"},
-		{[]string{"scope", ""}, "invalid_scope"},
-		{[]string{"code_challenge_method", "plain"}, "invalid_request"},
-		{[]string{"code_challenge_method", ""}, "invalid_request"}, // absent means plain
-		{[]string{"code_challenge", ""}, "invalid_request"},        // a method without a challenge
-		{[]string{"code_challenge", "short"}, "invalid_request"},
-		{[]string{"response_mode", "web_message"}, "invalid_request"},
+		{name: "response_type token", extra: []string{"response_type", "token"}, err: "unsupported_response_type"},
+		{name: "response_type code id_token", extra: []string{"response_type", "code id_token"}, err: "unsupported_response_type"},
+		{name: "no response_type", extra: []string{"response_type", ""}, err: "invalid_request"},
+		{name: "scope without openid", extra: []string{"scope", "profile"}, err: "invalid_scope"},
+		{name: "no scope", extra: []string{"scope", ""}, err: "invalid_scope"},
+		{name: "code_challenge_method plain", extra: []string{"code_challenge_method", "plain"}, err: "invalid_request"},
+		{name: "no code_challenge_method", extra: []string{"code_challenge_method", ""}, err: "invalid_request"}, // absent means plain
+		{name: "no code_challenge", extra: []string{"code_challenge", ""}, err: "invalid_request"},               // a method without a challenge
+		{name: "short code_challenge", extra: []string{"code_challenge", "short"}, err: "invalid_request"},
+		{name: "response_mode web_message", extra: []string{"response_mode", "web_message"}, err: "invalid_request"},
 	} {
-		u := authorizeURL(s, redirectURI, challenge, tc.extra...)
-		resp, _ := getNoFollow(t, u)
-		loc, _ := url.Parse(resp.Header.Get("Location"))
-		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
-			t.Errorf("%v: %d to %q", tc.extra, resp.StatusCode, loc)
-			continue
-		}
-		if q := loc.Query(); q.Get("error") != tc.err || q.Get("state") != "st-123" || q.Has("code") {
-			t.Errorf("%v: %v, want error %s", tc.extra, q, tc.err)
-		}
-		cb, err := s.Authorize("", u)
-		if err != nil || cb.Params.Get("error") != tc.err {
-			t.Errorf("%v: Authorize %v %v", tc.extra, cb, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			u := authorizeURL(s, redirectURI, challenge, tc.extra...)
+			resp, _ := getNoFollow(t, u)
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
+				t.Errorf("%v: %d to %q", tc.extra, resp.StatusCode, loc)
+				return
+			}
+			if q := loc.Query(); q.Get("error") != tc.err || q.Get("state") != "st-123" || q.Has("code") {
+				t.Errorf("%v: %v, want error %s", tc.extra, q, tc.err)
+			}
+			cb, err := s.Authorize("", u)
+			if err != nil || cb.Params.Get("error") != tc.err {
+				t.Errorf("%v: Authorize %v %v", tc.extra, cb, err)
+			}
+		})
 	}
 	// Scope may hold more than openid; PKCE is optional.
-	for _, extra := range [][]string{{"scope", "openid profile email"}, {"code_challenge", "", "code_challenge_method", ""}} {
-		if resp, body := getNoFollow(t, authorizeURL(s, redirectURI, challenge, extra...)); resp.StatusCode != 200 {
-			t.Errorf("%v: %d %s", extra, resp.StatusCode, body)
-		}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{name: "scope openid profile email", extra: []string{"scope", "openid profile email"}},
+		{name: "no PKCE", extra: []string{"code_challenge", "", "code_challenge_method", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if resp, body := getNoFollow(t, authorizeURL(s, redirectURI, challenge, tc.extra...)); resp.StatusCode != 200 {
+				t.Errorf("%v: %d %s", tc.extra, resp.StatusCode, body)
+			}
+		})
 	}
 }
 
@@ -426,15 +439,22 @@ func TestAuthorizeTenantChooser(t *testing.T) {
 		t.Errorf("approving an unknown tenant: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// Authorize: the tenant asked, else the one the page preselects.
-	for tenant, want := range map[string]string{"Cust2": "Cust2", "": "Cust1"} {
-		cb, err := s.Authorize(tenant, authorizeURL(s, redirectURI, challenge))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
-		if _, claims := unverifiedClaims(t, tok.IDToken); claims[schemes+"ctx"] != want {
-			t.Errorf("Authorize(%q): ctx %v, want %s", tenant, claims[schemes+"ctx"], want)
-		}
+	for _, tc := range []struct {
+		name, tenant, want string
+	}{
+		{name: "the tenant asked", tenant: "Cust2", want: "Cust2"},
+		{name: "the preselected tenant", tenant: "", want: "Cust1"},
+	} {
+		t.Run("Authorize "+tc.name, func(t *testing.T) {
+			cb, err := s.Authorize(tc.tenant, authorizeURL(s, redirectURI, challenge))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
+			if _, claims := unverifiedClaims(t, tok.IDToken); claims[schemes+"ctx"] != tc.want {
+				t.Errorf("Authorize(%q): ctx %v, want %s", tc.tenant, claims[schemes+"ctx"], tc.want)
+			}
+		})
 	}
 }
 

@@ -43,7 +43,7 @@ func TestWebAPIAcceptsOnlyItsTickets(t *testing.T) {
 	claims := jwt.MapClaims{}
 	jwt.NewParser().ParseUnverified(token, claims)
 	ticket := claims["http://schemes.superoffice.net/identity/ticket"].(string)
-	call := func(tenant, auth, app string) int {
+	call := func(t *testing.T, tenant, auth, app string) int {
 		req, _ := http.NewRequest(http.MethodGet, s.WebAPIURL(tenant)+"v1/Contact/2", nil)
 		req.Header.Set("Authorization", auth)
 		req.Header.Set("SO-AppToken", app)
@@ -55,23 +55,25 @@ func TestWebAPIAcceptsOnlyItsTickets(t *testing.T) {
 		return resp.StatusCode
 	}
 	for _, c := range []struct {
-		tenant, auth, app string
-		want              int
+		name, tenant, auth, app string
+		want                    int
 	}{
-		{"Cust1", "SOTicket " + ticket, "app", 200},
-		{"Cust1", "SOTicket " + ticket, "wrong", 401},
-		{"Cust1", "Bearer " + ticket, "app", 401},
-		{"Cust2", "SOTicket " + ticket, "app", 401},
-		{"Cust1", "SOTicket 7T:made-up", "app", 401},
+		{name: "its ticket", tenant: "Cust1", auth: "SOTicket " + ticket, app: "app", want: 200},
+		{name: "wrong application token", tenant: "Cust1", auth: "SOTicket " + ticket, app: "wrong", want: 401},
+		{name: "Bearer", tenant: "Cust1", auth: "Bearer " + ticket, app: "app", want: 401},
+		{name: "another tenant's WebApi", tenant: "Cust2", auth: "SOTicket " + ticket, app: "app", want: 401},
+		{name: "a made-up ticket", tenant: "Cust1", auth: "SOTicket 7T:made-up", app: "app", want: 401},
 	} {
-		if got := call(c.tenant, c.auth, c.app); got != c.want {
-			t.Errorf("%+v: %d", c, got)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := call(t, c.tenant, c.auth, c.app); got != c.want {
+				t.Errorf("%+v: %d", c, got)
+			}
+		})
 	}
 	mu.Lock()
 	now = now.Add(6 * time.Hour)
 	mu.Unlock()
-	if call("Cust1", "SOTicket "+ticket, "app") != 401 {
+	if call(t, "Cust1", "SOTicket "+ticket, "app") != 401 {
 		t.Error("ticket accepted past its lifetime")
 	}
 	if s.WebAPICallCount("Cust1") != 5 {
@@ -100,14 +102,15 @@ func TestWebAPITicketExpirySlides(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// Steps in order: each one's idle time counts from the one before.
 	for _, step := range []struct {
 		at   time.Duration
 		want int
 	}{
-		{0, 200},
-		{5 * time.Hour, 200},                 // 5h idle
-		{10*time.Hour + 59*time.Minute, 200}, // 5h59m idle, 10h59m after issue
-		{17 * time.Hour, 401},                // 6h01m idle
+		{at: 0, want: 200},
+		{at: 5 * time.Hour, want: 200},                 // 5h idle
+		{at: 10*time.Hour + 59*time.Minute, want: 200}, // 5h59m idle, 10h59m after issue
+		{at: 17 * time.Hour, want: 401},                // 6h01m idle
 	} {
 		at(step.at)
 		if got := call(); got != step.want {
@@ -137,10 +140,12 @@ func TestLoginHostAnswersWebAPIRequestsWith421(t *testing.T) {
 	s := newFake(t, nil)
 	ticket := exchange(t, s, time.Now())["http://schemes.superoffice.net/identity/ticket"].(string)
 	for _, path := range []string{"/Cust1/api/", "/cust1/API/", "/Cust404/api/"} {
-		code, body := webAPIGet(t, s.Root+path, ticket)
-		if code != http.StatusMisdirectedRequest || !strings.Contains(body, wrongSubdomain) {
-			t.Errorf("login host %s: %d %s, want 421 with %q", path, code, body, wrongSubdomain)
-		}
+		t.Run("login host "+path, func(t *testing.T) {
+			code, body := webAPIGet(t, s.Root+path, ticket)
+			if code != http.StatusMisdirectedRequest || !strings.Contains(body, wrongSubdomain) {
+				t.Errorf("login host %s: %d %s, want 421 with %q", path, code, body, wrongSubdomain)
+			}
+		})
 	}
 	if code, body := webAPIGet(t, s.WebAPIURL("Cust1"), ticket); code != http.StatusOK {
 		t.Errorf("numbered host: %d %s", code, body)
