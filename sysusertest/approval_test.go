@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func TestApproveIsShapedLikeARealIDToken(t *testing.T) {
+func TestIDTokenIsShapedLikeARealIDToken(t *testing.T) {
 	now := time.Now()
 	s := newFake(t, fixedClock(now))
 	idToken, err := s.IDToken("Cust1", "8cd4fc8710c121d8245c9d8ef59e1086", "smTo3BqVY0GyDAxm2Xe5iA")

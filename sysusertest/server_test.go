@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -251,5 +254,44 @@ func TestRefusalMessagesSayWhoseWordingTheyAre(t *testing.T) {
 	}
 	if seen != 7 {
 		t.Errorf("found %d Msg constants, want 7", seen)
+	}
+}
+
+// Sign signs as the fake does: RS256 with the current kid, verifiable with
+// the signing certificate. Claims encoding/json cannot encode are an error,
+// not a panic.
+func TestSign(t *testing.T) {
+	s := newFake(t, nil)
+	tok, err := s.Sign(map[string]any{"iss": "Someone Else", "n": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(s.SigningCertificate())
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	parsed, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return cert.PublicKey, nil },
+		jwt.WithValidMethods([]string{"RS256"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed.Header["kid"] != s.KeyID() || claims["iss"] != "Someone Else" {
+		t.Errorf("header %v, claims %v", parsed.Header, claims)
+	}
+	for _, c := range []struct {
+		name   string
+		claims map[string]any
+	}{
+		{name: "a channel", claims: map[string]any{"c": make(chan int)}},
+		{name: "a function", claims: map[string]any{"f": func() {}}},
+		{name: "NaN", claims: map[string]any{"n": math.NaN()}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if tok, err := s.Sign(c.claims); err == nil || tok != "" {
+				t.Errorf("Sign = %q, %v; want an error", tok, err)
+			}
+		})
 	}
 }

@@ -476,3 +476,52 @@ func TestCodeFlowPathsIgnoreCase(t *testing.T) {
 		t.Errorf("tokens: %d %s", resp.StatusCode, body)
 	}
 }
+
+// RegisterClient refuses what cannot be a client with an error, not a
+// panic, and registers nothing then.
+func TestRegisterClientRefusesBadInput(t *testing.T) {
+	s := newFake(t, nil)
+	const good = "https://app.example.com/callback"
+	for _, c := range []struct {
+		name, id, secret string
+		redirectURIs     []string
+	}{
+		{name: "no client id", id: "", secret: "secret", redirectURIs: []string{good}},
+		{name: "no secret", id: "bad-app", secret: "", redirectURIs: []string{good}},
+		{name: "no redirect URI", id: "bad-app", secret: "secret"},
+		{name: "a relative redirect URI", id: "bad-app", secret: "secret", redirectURIs: []string{"/callback"}},
+		{name: "a redirect URI without a host", id: "bad-app", secret: "secret", redirectURIs: []string{"https:///callback"}},
+		{name: "a redirect URI with a fragment", id: "bad-app", secret: "secret", redirectURIs: []string{good + "#x"}},
+		{name: "one bad redirect URI among good ones", id: "bad-app", secret: "secret", redirectURIs: []string{good, "callback"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := s.RegisterClient(c.id, c.secret, c.redirectURIs...); err == nil {
+				t.Fatal("no error")
+			}
+			u := s.Root + authorizePath + "?" + url.Values{
+				"response_type": {"code"}, "client_id": {"bad-app"}, "scope": {"openid"}, "redirect_uri": {good},
+			}.Encode()
+			if _, err := s.Authorize("", u); err == nil {
+				t.Error("the refused client was registered")
+			}
+		})
+	}
+}
+
+// Decline refuses what Authorize refuses: a request that gets an error page
+// is an error, one refused back to the application is its callback.
+func TestDeclineRefusesAsAuthorize(t *testing.T) {
+	s, a := codeFlowFake(t, nil)
+	_, challenge := pkce(t)
+	redirectURI := a.URL + "/callback"
+	if _, err := s.Decline(authorizeURL(s, "https://evil.example/callback", challenge)); err == nil {
+		t.Error("Decline of an unregistered redirect URI gave a callback")
+	}
+	if _, err := s.Decline("https://sod.superoffice.com" + authorizePath + "?client_id=" + clientID); err == nil {
+		t.Error("Decline took SuperOffice's own URL")
+	}
+	cb, err := s.Decline(authorizeURL(s, redirectURI, challenge, "scope", "profile"))
+	if err != nil || cb.Params.Get("error") != "invalid_scope" || cb.Params.Get("state") != "st-123" {
+		t.Errorf("Decline of a request without openid: %+v %v, want invalid_scope", cb, err)
+	}
+}
