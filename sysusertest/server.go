@@ -77,7 +77,8 @@
 //
 // Every call that can fail on what it is given returns an error and never
 // panics: NewServer, RotateKey, RegisterClient, Sign, IDToken, Authorize,
-// Decline, SetState, MoveTenant and Notify (a test hands it to t.Fatal).
+// Decline, Callback.Request, SetState, MoveTenant and Notify (a test hands
+// it to t.Fatal).
 // The others cannot fail: AddTenant replaces a tenant added before,
 // Refuse and RevokeTicket change nothing for a tenant or ticket the fake
 // does not know, and the counters (ExchangeCount and the other ...Count
