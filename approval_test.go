@@ -21,7 +21,7 @@ const testClientID = "client-id-4e5e6f90f529fede129bd25ad"
 
 // approvalClaims returns the claims of a fresh approval from the fake.
 func approvalClaims(t *testing.T, env *testEnv, nonce string) jwt.MapClaims {
-	tok, err := env.fake.Approve(testTenant, testClientID, nonce)
+	tok, err := env.fake.IDToken(testTenant, testClientID, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +52,10 @@ func TestApprovalVerified(t *testing.T) {
 	for _, pinned := range []bool{false, true} {
 		v := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) {
 			if pinned {
-				c.Certificate = env.fake.Certificate()
+				c.Certificate = env.fake.SigningCertificate()
 			}
 		})
-		tok, _ := env.fake.Approve(testTenant, testClientID, "n-123")
+		tok, _ := env.fake.IDToken(testTenant, testClientID, "n-123")
 		a, err := v.Verify(context.Background(), tok, "n-123")
 		if err != nil {
 			t.Fatalf("pinned=%v: %v", pinned, err)
@@ -96,14 +96,14 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 		saying string
 	}{
 		{"wrong key", func(c jwt.MapClaims) string { return resign(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, "", jwt.ErrTokenSignatureInvalid, ""},
-		{"wrong audience", func(c jwt.MapClaims) string { c["aud"] = "another-app"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidAudience, ""},
-		{"wrong issuer", func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
-		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = "SuperOffice AS"; return env.fake.Sign(c) }, "", jwt.ErrTokenInvalidIssuer, ""},
+		{"wrong audience", func(c jwt.MapClaims) string { c["aud"] = "another-app"; return signClaims(t, env.fake, c) }, "", jwt.ErrTokenInvalidAudience, ""},
+		{"wrong issuer", func(c jwt.MapClaims) string { c["iss"] = "https://evil.example"; return signClaims(t, env.fake, c) }, "", jwt.ErrTokenInvalidIssuer, ""},
+		{"the system user issuer", func(c jwt.MapClaims) string { c["iss"] = "SuperOffice AS"; return signClaims(t, env.fake, c) }, "", jwt.ErrTokenInvalidIssuer, ""},
 		{"expired", func(c jwt.MapClaims) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, "", jwt.ErrTokenExpired, ""},
-		{"no exp", func(c jwt.MapClaims) string { delete(c, "exp"); return env.fake.Sign(c) }, "", jwt.ErrTokenRequiredClaimMissing, ""},
+		{"no exp", func(c jwt.MapClaims) string { delete(c, "exp"); return signClaims(t, env.fake, c) }, "", jwt.ErrTokenRequiredClaimMissing, ""},
 		{"alg none", func(c jwt.MapClaims) string {
 			s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
 			return s
@@ -114,25 +114,25 @@ func TestApprovalForgeriesRefused(t *testing.T) {
 		}, "", jwt.ErrTokenSignatureInvalid, ""},
 		{"no system_token", func(c jwt.MapClaims) string {
 			delete(c, "http://schemes.superoffice.net/identity/system_token")
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, "", nil, "system_token"},
 		{"no ctx", func(c jwt.MapClaims) string {
 			delete(c, "http://schemes.superoffice.net/identity/ctx")
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, "", nil, "ctx"},
-		{"nonce differs", func(c jwt.MapClaims) string { return env.fake.Sign(c) }, "another-nonce", nil, "nonce"},
-		{"nonce missing", func(c jwt.MapClaims) string { delete(c, "nonce"); return env.fake.Sign(c) }, "n-1", nil, "nonce"},
+		{"nonce differs", func(c jwt.MapClaims) string { return signClaims(t, env.fake, c) }, "another-nonce", nil, "nonce"},
+		{"nonce missing", func(c jwt.MapClaims) string { delete(c, "nonce"); return signClaims(t, env.fake, c) }, "n-1", nil, "nonce"},
 		{"several audiences, no azp", func(c jwt.MapClaims) string {
 			c["aud"] = []any{testClientID, "another-app"}
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, "", jwt.ErrTokenInvalidAudience, "azp"},
 		{"azp of another client", func(c jwt.MapClaims) string {
 			c["aud"], c["azp"] = []any{testClientID, "another-app"}, "another-app"
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, "", jwt.ErrTokenInvalidAudience, "azp"},
 		{"ctx not a tenant id", func(c jwt.MapClaims) string {
 			c["http://schemes.superoffice.net/identity/ctx"] = "Cust1/../x\r\n<b>"
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, "", nil, "ctx"},
 	}
 	for _, c := range cases {
@@ -155,15 +155,15 @@ func TestApprovalIssuerFollowsEnvironment(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
 	v := newApprovalVerifier(t, env, clock.Now, func(c *sysuser.ApprovalConfig) {
-		c.LoginURL, c.Environment, c.Certificate = "", "sod", env.fake.Certificate()
+		c.LoginURL, c.Environment, c.Certificate = "", "sod", env.fake.SigningCertificate()
 	})
 	claims := approvalClaims(t, env, "")
 	claims["iss"] = "https://sod.superoffice.com"
-	if _, err := v.Verify(context.Background(), env.fake.Sign(claims), ""); err != nil {
+	if _, err := v.Verify(context.Background(), signClaims(t, env.fake, claims), ""); err != nil {
 		t.Fatalf("sod issuer: %v", err)
 	}
 	claims["iss"] = "https://online.superoffice.com"
-	if _, err := v.Verify(context.Background(), env.fake.Sign(claims), ""); !errors.Is(err, jwt.ErrTokenInvalidIssuer) {
+	if _, err := v.Verify(context.Background(), signClaims(t, env.fake, claims), ""); !errors.Is(err, jwt.ErrTokenInvalidIssuer) {
 		t.Fatalf("production issuer accepted by a sod verifier: %v", err)
 	}
 	if _, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{Environment: "sod"}); !errors.Is(err, sysuser.ErrInvalidConfig) {
@@ -179,7 +179,7 @@ func TestApprovalSeveralAudiencesWithAzp(t *testing.T) {
 	v := newApprovalVerifier(t, env, clock.Now, nil)
 	claims := approvalClaims(t, env, "")
 	claims["aud"], claims["azp"] = []any{testClientID, "another-app"}, testClientID
-	if _, err := v.Verify(context.Background(), env.fake.Sign(claims), ""); err != nil {
+	if _, err := v.Verify(context.Background(), signClaims(t, env.fake, claims), ""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,7 +194,7 @@ func TestApprovalRefusalsAreLogged(t *testing.T) {
 	})
 	claims := approvalClaims(t, env, "")
 	delete(claims, "http://schemes.superoffice.net/identity/ctx")
-	tok := env.fake.Sign(claims)
+	tok := signClaims(t, env.fake, claims)
 	if _, err := v.Verify(context.Background(), tok, ""); err == nil {
 		t.Fatal("verified without ctx")
 	}
@@ -212,7 +212,7 @@ func TestApprovalVerifierClose(t *testing.T) {
 	clock := newFakeClock()
 	env := newTestEnv(t, clock.Now, nil)
 	v := newApprovalVerifier(t, env, clock.Now, nil)
-	tok, _ := env.fake.Approve(testTenant, testClientID, "")
+	tok, _ := env.fake.IDToken(testTenant, testClientID, "")
 	if _, err := v.Verify(context.Background(), tok, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestApprovalExplicitSkips(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	tok, _ := env.fake.Approve(testTenant, testClientID, "n-1")
+	tok, _ := env.fake.IDToken(testTenant, testClientID, "n-1")
 	// An empty nonce is no longer a silent skip.
 	if _, err := v.Verify(context.Background(), tok, ""); !errors.Is(err, sysuser.ErrInvalidArgument) || !strings.Contains(err.Error(), "SkipNonceCheck") {
 		t.Fatalf("empty nonce: %v, want ErrInvalidArgument naming SkipNonceCheck", err)
@@ -244,7 +244,7 @@ func TestApprovalExplicitSkips(t *testing.T) {
 	// A plain sign-in's id_token (no system_token) needs SkipSystemUserCheck.
 	claims := approvalClaims(t, env, "n-1")
 	delete(claims, "http://schemes.superoffice.net/identity/system_token")
-	signIn := env.fake.Sign(claims)
+	signIn := signClaims(t, env.fake, claims)
 	if _, err := v.Verify(context.Background(), signIn, "n-1"); !errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatalf("sign-in token without the skip: %v", err)
 	}

@@ -104,7 +104,7 @@ func BenchmarkWebAPIRoundTrip(b *testing.B) {
 	// The tenant's WebApi is srv: the transport sends credentials nowhere else.
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = srv.URL + "/Cust12345/api/"
-		return env.fake.Sign(claims)
+		return signClaims(b, env.fake, claims)
 	})
 	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background()); err != nil {
 		b.Fatal(err)

@@ -234,7 +234,7 @@ func ExampleTenant_Ticket() {
 		}
 		fmt.Println(res.ContextIdentifier, strings.HasPrefix(res.Ticket, "7T:"))
 	}
-	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
+	fmt.Println("exchanges:", fake.ExchangeCount("Cust12345"))
 	// Output:
 	// Cust12345 true
 	// Cust12345 true
@@ -276,7 +276,10 @@ func ExampleTenant_Ticket_refused() {
 	// at the application's State Change URL.
 	fake.Refuse("Cust12345", "The system user token is not valid for this customer")
 	now := time.Now()
-	token := fake.Sign(map[string]any{"iss": fake.OIDCIssuer(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	token, err := fake.Sign(map[string]any{"iss": fake.Root, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	if err != nil {
+		log.Fatal(err)
+	}
 	suspend := httptest.NewRequest(http.MethodPost, "/superoffice/state",
 		strings.NewReader(`{"ChangeType":2,"ContextIdentifier":"Cust67890","Token":"`+token+`"}`))
 	rec := httptest.NewRecorder()
@@ -309,7 +312,7 @@ func ExampleTenant_Ticket_refused() {
 			fmt.Println(tenant.ContextIdentifier(), "failed:", err)
 		}
 	}
-	fmt.Println("exchanges for Cust67890:", fake.Exchanges("Cust67890"))
+	fmt.Println("exchanges for Cust67890:", fake.ExchangeCount("Cust67890"))
 	// Output:
 	// Cust12345 refused: The system user token is not valid for this customer
 	// Cust67890 is not running; try later
@@ -363,7 +366,7 @@ func ExampleTenant_HTTPClient() {
 	// The credentials go to the tenant's WebApi only.
 	_, err = webapi.Get("https://example.com/collect")
 	fmt.Println(errors.Is(err, sysuser.ErrNotWebAPI))
-	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
+	fmt.Println("exchanges:", fake.ExchangeCount("Cust12345"))
 	// Output:
 	// 200 OK
 	// 200 OK
@@ -407,7 +410,10 @@ func ExampleClient_StateChangeHandler() {
 	// What SuperOffice would post: the change and a token signed by its key.
 	notify := func(changeType int) {
 		now := time.Now()
-		token := fake.Sign(map[string]any{"iss": fake.OIDCIssuer(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		token, err := fake.Sign(map[string]any{"iss": fake.Root, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		if err != nil {
+			log.Fatal(err)
+		}
 		body := fmt.Sprintf(`{"ChangeType":%d,"ContextIdentifier":"Cust12345","Token":%q}`, changeType, token)
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/superoffice/state", strings.NewReader(body)))
@@ -424,7 +430,7 @@ func ExampleClient_StateChangeHandler() {
 	if _, err := tenant.Ticket(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("resumed; exchanges:", fake.Exchanges("Cust12345"))
+	fmt.Println("resumed; exchanges:", fake.ExchangeCount("Cust12345"))
 	// Output:
 	// notified: Cust12345 Suspend
 	// paused: true
@@ -457,7 +463,9 @@ func ExampleOnboarding() {
 	defer fake.Close()
 	fake.AddTenant("Cust12345", "MyApp-8k8Q7DmBgo")
 	const redirect = "https://app.example.com/superoffice/callback"
-	fake.RegisterClient("my-client-id", "my-client-secret", redirect)
+	if err := fake.RegisterClient("my-client-id", "my-client-secret", redirect); err != nil {
+		log.Fatal(err)
+	}
 
 	// The verifier says where to talk and whose keys to trust.
 	verifier, err := sysuser.NewApprovalVerifier(sysuser.ApprovalConfig{
@@ -492,7 +500,7 @@ func ExampleOnboarding() {
 	start := httptest.NewRecorder()
 	ob.Start(start, httptest.NewRequest(http.MethodGet, "/connect", nil))
 	// ... and approves on SuperID's page.
-	cb, err := fake.Authorize(start.Header().Get("Location"), true, "Cust12345")
+	cb, err := fake.Authorize("Cust12345", start.Header().Get("Location"))
 	if err != nil {
 		log.Fatal(err)
 	}

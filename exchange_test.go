@@ -27,7 +27,7 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 				env := newTestEnv(t, clock.Now, func(c *sysuser.Config) { c.Protocol = p })
 				if pinned {
 					cfg := env.cfg
-					cfg.Certificate = env.fake.Certificate()
+					cfg.Certificate = env.fake.SigningCertificate()
 					env.client = mustClient(t, cfg)
 				}
 				res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
@@ -49,10 +49,10 @@ func TestExchangeSOAPAndRESTGiveTheSameResult(t *testing.T) {
 				if res.Claims["http://schemes.superoffice.net/identity/ticket"] != res.Ticket || strings.Count(res.Token, ".") != 2 {
 					t.Errorf("%s: raw token or claims missing", p)
 				}
-				if n := env.fake.Exchanges(testTenant); n != 1 {
+				if n := env.fake.ExchangeCount(testTenant); n != 1 {
 					t.Errorf("%s: fake saw %d exchanges, want 1", p, n)
 				}
-				if got, want := env.fake.JWKSRequests(), map[bool]int{false: 1, true: 0}[pinned]; got != want {
+				if got, want := env.fake.JWKSRequestCount(), map[bool]int{false: 1, true: 0}[pinned]; got != want {
 					t.Errorf("%s pinned=%v: %d JWKS requests, want %d", p, pinned, got, want)
 				}
 				results = append(results, res)
@@ -213,7 +213,7 @@ func TestExchangeRefusesBadArguments(t *testing.T) {
 			}
 		})
 	}
-	if n := env.fake.Exchanges(testTenant); n != 0 {
+	if n := env.fake.ExchangeCount(testTenant); n != 0 {
 		t.Fatalf("bad arguments reached the server %d times", n)
 	}
 }

@@ -237,3 +237,15 @@ func assertNoKeyMaterial(t *testing.T, out string, key *rsa.PrivateKey) {
 		}
 	}
 }
+
+// signClaims signs claims as the fake signs its tokens; a failure fails t.
+// It uses t.Errorf, not t.Fatal, as the fake's token funcs run on its
+// server's goroutines.
+func signClaims(t testing.TB, fake *sysusertest.Server, claims map[string]any) string {
+	t.Helper()
+	token, err := fake.Sign(claims)
+	if err != nil {
+		t.Errorf("signing claims: %v", err)
+	}
+	return token
+}

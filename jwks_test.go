@@ -36,7 +36,7 @@ func TestKeyRotationIsPickedUp(t *testing.T) {
 	if _, err := env.client.Exchange(context.Background(), testTenant, testUserToken); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
-	if n := env.fake.JWKSRequests(); n != 2 {
+	if n := env.fake.JWKSRequestCount(); n != 2 {
 		t.Fatalf("%d key set fetches, want 2", n)
 	}
 }
@@ -187,7 +187,7 @@ func TestPinnedCertificate(t *testing.T) {
 	if !errors.Is(err, sysuser.ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		t.Fatalf("token from the fake verified against SuperOffice's sod certificate: %v", err)
 	}
-	if env.fake.JWKSRequests() != 0 {
+	if env.fake.JWKSRequestCount() != 0 {
 		t.Fatal("a pinned certificate still fetched the key set")
 	}
 	for _, name := range []string{"SuperOfficeFederatedLogin-sod.crt", "SuperOfficeFederatedLogin-stage.crt"} {
@@ -219,7 +219,7 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := env.fake.JWKSRequests(); n != 1 {
+	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Fatalf("5 exchanges fetched the key set %d times, want 1", n)
 	}
 	env.fake.SetTokenFunc(func(c map[string]any) string {
@@ -230,7 +230,7 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 	})
 	// Within the minimum interval after the first fetch, no refetch at all.
 	env.client.Exchange(context.Background(), testTenant, testUserToken)
-	if n := env.fake.JWKSRequests(); n != 1 {
+	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Fatalf("an unknown kid right after the first fetch fetched again (%d)", n)
 	}
 	clock.Advance(31 * time.Second)
@@ -239,12 +239,12 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := env.fake.JWKSRequests(); n != 2 {
+	if n := env.fake.JWKSRequestCount(); n != 2 {
 		t.Fatalf("10 tokens with an unknown kid fetched the key set %d times in all, want 2 (one refetch, then rate-limited)", n)
 	}
 	clock.Advance(time.Minute)
 	env.client.Exchange(context.Background(), testTenant, testUserToken)
-	if n := env.fake.JWKSRequests(); n != 3 {
+	if n := env.fake.JWKSRequestCount(); n != 3 {
 		t.Fatalf("after the interval: %d fetches, want 3", n)
 	}
 	env.fake.SetTokenFunc(nil)
@@ -262,21 +262,21 @@ func TestKeySetSharedByClientVerifierAndOnboarding(t *testing.T) {
 		t.Fatal(err)
 	}
 	authorize, cookies := f.start(t)
-	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	cb, err := f.env.fake.Authorize(testTenant, authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code := f.callback(t, cb, cookies); code != http.StatusOK {
 		t.Fatalf("callback answered %d: %v", code, f.lastFailure())
 	}
-	idToken, err := f.env.fake.Approve(testTenant, testClientID, "n-1")
+	idToken, err := f.env.fake.IDToken(testTenant, testClientID, "n-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.verifier.Verify(context.Background(), idToken, "n-1"); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.env.fake.JWKSRequests(); n != 1 {
+	if n := f.env.fake.JWKSRequestCount(); n != 1 {
 		t.Fatalf("an exchange, an onboarding and a verification fetched the key set %d times, want 1", n)
 	}
 }
@@ -312,7 +312,7 @@ func TestKeySetSharedPerHTTPClient(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			exchange(t, c.client)
-			if n := env.fake.JWKSRequests(); n != c.want {
+			if n := env.fake.JWKSRequestCount(); n != c.want {
 				t.Fatalf("%d key set fetches, want %d", n, c.want)
 			}
 		})
@@ -327,7 +327,7 @@ func TestKeySetReleasedByClose(t *testing.T) {
 	env.client.Close() // not a user here
 	verify := func(v *sysuser.ApprovalVerifier) {
 		t.Helper()
-		idToken, err := env.fake.Approve(testTenant, testClientID, "n")
+		idToken, err := env.fake.IDToken(testTenant, testClientID, "n")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +350,7 @@ func TestKeySetReleasedByClose(t *testing.T) {
 	}
 	wantFetches := func(want int) {
 		t.Helper()
-		if n := env.fake.JWKSRequests(); n != want {
+		if n := env.fake.JWKSRequestCount(); n != want {
 			t.Fatalf("%d key set fetches, want %d", n, want)
 		}
 	}
@@ -400,7 +400,7 @@ func TestKeySetNotSharedWithAClock(t *testing.T) {
 		}
 		exchanges++
 	}
-	if n := env.fake.JWKSRequests(); n != exchanges {
+	if n := env.fake.JWKSRequestCount(); n != exchanges {
 		t.Fatalf("%d key set fetches for %d Clients with a Clock, want one each", n, exchanges)
 	}
 }

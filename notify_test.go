@@ -36,7 +36,7 @@ func (w *world) notice(change int, iat time.Time, mutate func(jwt.MapClaims)) []
 	body, _ := json.Marshal(map[string]any{
 		"ChangeType": change, "ContextIdentifier": testTenant,
 		"VersionName": "Release 8.4 R08", "FileVersion": "8.4.12.1234",
-		"Token": w.env.fake.Sign(claims),
+		"Token": signClaims(w.t, w.env.fake, claims),
 	})
 	return body
 }
@@ -124,8 +124,8 @@ func TestStateChangeDeleteBackupRestoredAndUpgrade(t *testing.T) {
 		t.Fatalf("BackupRestored: %d", code)
 	}
 	second, err := tenant.Ticket(ctx)
-	if err != nil || second.Ticket == first.Ticket || w.env.fake.Exchanges(testTenant) != 2 {
-		t.Fatalf("after BackupRestored: %v, %d exchanges", err, w.env.fake.Exchanges(testTenant))
+	if err != nil || second.Ticket == first.Ticket || w.env.fake.ExchangeCount(testTenant) != 2 {
+		t.Fatalf("after BackupRestored: %v, %d exchanges", err, w.env.fake.ExchangeCount(testTenant))
 	}
 	// Upgrade: the state is looked up again.
 	lookups := w.lookups.Load()
@@ -213,7 +213,7 @@ func TestStateChangeForgeriesAreRefusedWithNoEffect(t *testing.T) {
 	if got.len() != 0 {
 		t.Fatalf("onChange saw %d refused notifications", got.len())
 	}
-	if n := w.env.fake.Exchanges(testTenant); n != 1 {
+	if n := w.env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges, want 1", n)
 	}
 }
@@ -222,7 +222,7 @@ func TestStateChangeWithPinnedCertificate(t *testing.T) {
 	w := newWorld(t, nil)
 	cfg := w.env.cfg
 	cfg.LoginURL = w.front.URL + "/login"
-	cfg.Certificate = w.env.fake.Certificate()
+	cfg.Certificate = w.env.fake.SigningCertificate()
 	c := mustClient(t, cfg)
 	defer c.Close()
 	if code := post(t, c.StateChangeHandler(nil), "POST", w.notice(2, time.Now(), nil)); code != 200 {

@@ -74,7 +74,7 @@ func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	good, _ := env.fake.Approve(testTenant, testClientID, "n-9")
+	good, _ := env.fake.IDToken(testTenant, testClientID, "n-9")
 	if code, _ := post(url.Values{"id_token": {good}, "state": {"x"}}, "n-9"); code != http.StatusSeeOther {
 		t.Fatalf("valid approval: %d", code)
 	}
@@ -92,7 +92,7 @@ func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 		nonce string
 	}{
 		"no token":       {url.Values{}, "n-9"},
-		"forged token":   {url.Values{"id_token": {env.fake.Sign(forged)}}, "n-9"},
+		"forged token":   {url.Values{"id_token": {signClaims(t, env.fake, forged)}}, "n-9"},
 		"wrong nonce":    {url.Values{"id_token": {good}}, "other"},
 		"no nonce":       {url.Values{"id_token": {good}}, ""},
 		"oversized body": {url.Values{"id_token": {strings.Repeat("a", 100<<10)}}, "n-9"},
@@ -112,7 +112,7 @@ func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 		t.Fatalf("PUT: %d", resp.StatusCode)
 	}
 	fail = true
-	fresh, _ := env.fake.Approve(testTenant, testClientID, "n-10")
+	fresh, _ := env.fake.IDToken(testTenant, testClientID, "n-10")
 	if code, body := post(url.Values{"id_token": {fresh}}, "n-10"); code != 500 || strings.Contains(body, "database") {
 		t.Fatalf("store failure: %d %q", code, body)
 	}
@@ -124,7 +124,7 @@ func TestOnboardingLegacyIDTokenPost(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	other, _ := env.fake.Approve(testTenant, testClientID, "")
+	other, _ := env.fake.IDToken(testTenant, testClientID, "")
 	r := httptest.NewRequest(http.MethodPost, "/callback", strings.NewReader(url.Values{"id_token": {other}}.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	strict.ServeHTTP(rec, r)
@@ -191,7 +191,9 @@ func newCodeFlowWith(t *testing.T, formPost bool, mutate func(*sysuser.ApprovalC
 	f.app = httptest.NewServer(mux)
 	t.Cleanup(f.app.Close)
 	redirect := f.app.URL + "/superoffice/callback"
-	f.env.fake.RegisterClient(testClientID, "the-client-secret", redirect)
+	if err := f.env.fake.RegisterClient(testClientID, "the-client-secret", redirect); err != nil {
+		t.Fatal(err)
+	}
 	vcfg := sysuser.ApprovalConfig{LoginURL: f.env.fake.URL, ClientID: testClientID}
 	if mutate != nil {
 		mutate(&vcfg)
@@ -294,7 +296,7 @@ func TestOnboardingCodeFlow(t *testing.T) {
 				t.Fatal("the state cookie carries the state or nonce in the clear")
 			}
 
-			cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+			cb, err := f.env.fake.Authorize(testTenant, authorize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +335,7 @@ func TestOnboardingRefusesForeignCallbacks(t *testing.T) {
 	f := newCodeFlow(t, false)
 	// The attacker's login, approved for the attacker's tenant.
 	attackerAuthorize, _ := f.start(t)
-	attackerCB, err := f.env.fake.Authorize(attackerAuthorize, true, testTenant)
+	attackerCB, err := f.env.fake.Authorize(testTenant, attackerAuthorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +353,7 @@ func TestOnboardingRefusesForeignCallbacks(t *testing.T) {
 	rec := httptest.NewRecorder()
 	other.Start(rec, httptest.NewRequest(http.MethodGet, "/connect", nil))
 	forgedAuthorize := rec.Header().Get("Location")
-	forgedCB, _ := f.env.fake.Authorize(forgedAuthorize, true, testTenant)
+	forgedCB, _ := f.env.fake.Authorize(testTenant, forgedAuthorize)
 	if code := f.callback(t, forgedCB, rec.Result().Cookies()); code != http.StatusBadRequest || !errors.Is(f.lastFailure(), sysuser.ErrInvalidState) {
 		t.Errorf("foreign-key cookie: %d %v", code, f.lastFailure())
 	}
@@ -363,7 +365,7 @@ func TestOnboardingRefusesForeignCallbacks(t *testing.T) {
 func TestOnboardingDeclineIsAnAuthorizationError(t *testing.T) {
 	f := newCodeFlow(t, true)
 	authorize, cookies := f.start(t)
-	cb, err := f.env.fake.Authorize(authorize, false, testTenant)
+	cb, err := f.env.fake.Decline(authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,9 +381,11 @@ func TestOnboardingDeclineIsAnAuthorizationError(t *testing.T) {
 // The token endpoint's refusal is a typed error with a bounded text.
 func TestOnboardingTokenEndpointRefusal(t *testing.T) {
 	f := newCodeFlow(t, false)
-	f.env.fake.RegisterClient(testClientID, "a-rotated-secret", f.app.URL+"/superoffice/callback")
+	if err := f.env.fake.RegisterClient(testClientID, "a-rotated-secret", f.app.URL+"/superoffice/callback"); err != nil {
+		t.Fatal(err)
+	}
 	authorize, cookies := f.start(t)
-	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	cb, err := f.env.fake.Authorize(testTenant, authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +411,7 @@ func TestOnboardingSurvivesACallbackFlood(t *testing.T) {
 	// endpoint, and its state is used up.
 	for range 3 {
 		authorize, cookies := f.start(t)
-		cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+		cb, err := f.env.fake.Authorize(testTenant, authorize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +433,7 @@ func TestOnboardingSurvivesACallbackFlood(t *testing.T) {
 		t.Fatalf("the record holds %d entries, more than %d", n, sysuser.MaxOnce)
 	}
 	authorize, cookies := f.start(t)
-	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	cb, err := f.env.fake.Authorize(testTenant, authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +512,7 @@ func TestOnboardingBoundsCookiesPerBrowser(t *testing.T) {
 	for _, c := range jar {
 		cookies = append(cookies, c)
 	}
-	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	cb, err := f.env.fake.Authorize(testTenant, authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,7 +538,7 @@ func TestOnboardingBoundsCookiesPerBrowser(t *testing.T) {
 func TestOnboardingClose(t *testing.T) {
 	f := newCodeFlow(t, false)
 	authorize, cookies := f.start(t)
-	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	cb, err := f.env.fake.Authorize(testTenant, authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +607,7 @@ func TestOnboardingUsesItsVerifier(t *testing.T) {
 		if got := u.Query().Get("client_id"); got != testClientID {
 			t.Fatalf("client_id = %q, want the verifier's %q", got, testClientID)
 		}
-		cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+		cb, err := f.env.fake.Authorize(testTenant, authorize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -620,7 +624,7 @@ func TestOnboardingUsesItsVerifier(t *testing.T) {
 
 	t.Run("clock", func(t *testing.T) {
 		authorize, cookies := f.start(t)
-		cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+		cb, err := f.env.fake.Authorize(testTenant, authorize)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -638,7 +642,7 @@ func TestOnboardingUsesItsVerifier(t *testing.T) {
 func TestOnboardingLeavesItsVerifierToTheCaller(t *testing.T) {
 	f := newCodeFlow(t, false)
 	authorize, cookies := f.start(t)
-	cb, err := f.env.fake.Authorize(authorize, true, testTenant)
+	cb, err := f.env.fake.Authorize(testTenant, authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +658,7 @@ func TestOnboardingLeavesItsVerifierToTheCaller(t *testing.T) {
 	if err := g.ob.Close(); err != nil {
 		t.Fatal(err)
 	}
-	idToken, err := g.env.fake.Approve(testTenant, testClientID, "n-1")
+	idToken, err := g.env.fake.IDToken(testTenant, testClientID, "n-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,7 +687,7 @@ func TestOnboardingLegacySkipNonceCheckKeepsTheVerifierStrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Close()
-	idToken, err := env.fake.Approve(testTenant, testClientID, "")
+	idToken, err := env.fake.IDToken(testTenant, testClientID, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,11 +74,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 		env.fake.SetUnavailable(503)
 		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.SetUnavailable(0)
-		env.fake.SetTokenFunc(func(claims map[string]any) string { claims["iss"] = "x"; return env.fake.Sign(claims) })
+		env.fake.SetTokenFunc(func(claims map[string]any) string { claims["iss"] = "x"; return signClaims(t, env.fake, claims) })
 		collect(c.Exchange(ctx, testTenant, testUserToken))
-		env.fake.SetTokenFunc(func(claims map[string]any) string { delete(claims, "exp"); return env.fake.Sign(claims) })
+		env.fake.SetTokenFunc(func(claims map[string]any) string { delete(claims, "exp"); return signClaims(t, env.fake, claims) })
 		collect(c.Exchange(ctx, testTenant, testUserToken))
-		env.fake.SetTokenFunc(func(claims map[string]any) string { return env.fake.Sign(claims) + "x" })
+		env.fake.SetTokenFunc(func(claims map[string]any) string { return signClaims(t, env.fake, claims) + "x" })
 		collect(c.Exchange(ctx, testTenant, testUserToken))
 		env.fake.SetTokenFunc(nil)
 		collect(c.Exchange(ctx, testTenant, "wrong "+testUserToken))
@@ -122,7 +122,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idToken, _ := env.fake.Approve(testTenant, "cid", "")
+	idToken, _ := env.fake.IDToken(testTenant, "cid", "")
 	approval, err := verifier.Verify(ctx, idToken, "")
 	if err != nil {
 		t.Fatal(err)

@@ -110,7 +110,7 @@ func newWorld(t *testing.T, clock func() time.Time) *world {
 	t.Cleanup(w.front.Close)
 	w.env.fake.SetTokenFunc(func(claims map[string]any) string {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = w.base(w.where())
-		return w.env.fake.Sign(claims)
+		return signClaims(w.t, w.env.fake, claims)
 	})
 	cfg := w.env.cfg
 	cfg.LoginURL = w.front.URL + "/login"
@@ -342,7 +342,7 @@ func TestSuspendedTenantCostsOneExchangeAndOneLookup(t *testing.T) {
 	if notRunning.Load() != 1000 {
 		t.Fatalf("%d of 1000 calls said not running", notRunning.Load())
 	}
-	if n, l := w.env.fake.Exchanges(testTenant), w.lookups.Load(); n != 1 || l != 1 {
+	if n, l := w.env.fake.ExchangeCount(testTenant), w.lookups.Load(); n != 1 || l != 1 {
 		t.Fatalf("%d exchanges and %d lookups for 1000 calls, want 1 and 1", n, l)
 	}
 	if n := w.calls[0].Load() + w.calls[1].Load(); n != 0 {
@@ -365,7 +365,7 @@ func TestPausedTenantRunsAgain(t *testing.T) {
 	if _, err := tenant.Ticket(ctx); !errors.Is(err, sysuser.ErrTenantNotRunning) {
 		t.Fatalf("err = %v", err)
 	}
-	if n, l := w.env.fake.Exchanges(testTenant), w.lookups.Load(); n != 1 || l != 1 {
+	if n, l := w.env.fake.ExchangeCount(testTenant), w.lookups.Load(); n != 1 || l != 1 {
 		t.Fatalf("%d exchanges and %d lookups before ValidUntil, want 1 and 1", n, l)
 	}
 	// Past ValidUntil, still upgrading: a lookup, no exchange.
@@ -374,7 +374,7 @@ func TestPausedTenantRunsAgain(t *testing.T) {
 	if _, err := tenant.Ticket(ctx); !errors.Is(err, sysuser.ErrTenantNotRunning) {
 		t.Fatalf("err = %v", err)
 	}
-	if n, l := w.env.fake.Exchanges(testTenant), w.lookups.Load(); n != 1 || l != 2 {
+	if n, l := w.env.fake.ExchangeCount(testTenant), w.lookups.Load(); n != 1 || l != 2 {
 		t.Fatalf("%d exchanges and %d lookups after the first ValidUntil, want 1 and 2", n, l)
 	}
 	// It runs again: the next call after ValidUntil proceeds.
@@ -385,7 +385,7 @@ func TestPausedTenantRunsAgain(t *testing.T) {
 	if err != nil || !strings.HasPrefix(res.Ticket, "7T:") {
 		t.Fatalf("after the upgrade: %v", err)
 	}
-	if n, l := w.env.fake.Exchanges(testTenant), w.lookups.Load(); n != 2 || l != 3 {
+	if n, l := w.env.fake.ExchangeCount(testTenant), w.lookups.Load(); n != 2 || l != 3 {
 		t.Fatalf("%d exchanges and %d lookups, want 2 and 3", n, l)
 	}
 }

@@ -28,7 +28,7 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := env.fake.JWKSRequests(); n != 1 {
+	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Errorf("20 concurrent first exchanges fetched the key set %d times, want 1", n)
 	}
 }

@@ -22,7 +22,7 @@ func TestInvalidateIsCompareAndSwap(t *testing.T) {
 		t.Fatal("Invalidate with the current ticket did nothing")
 	}
 	t2 := mustTicket(t, env.client, testTenant)
-	if t2 == t1 || env.fake.Exchanges(testTenant) != 2 {
+	if t2 == t1 || env.fake.ExchangeCount(testTenant) != 2 {
 		t.Fatal("no new exchange after Invalidate")
 	}
 	if env.client.Tenant(testTenant, testUserToken).Invalidate(context.Background(), t1) {
@@ -46,7 +46,7 @@ func TestTicketRefusesBadArgumentsWithoutState(t *testing.T) {
 			}
 		})
 	}
-	if env.fake.Exchanges(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
+	if env.fake.ExchangeCount(testTenant) != 0 || sysuser.TenantCount(env.client) != 0 {
 		t.Fatal("bad arguments reached the service or the store")
 	}
 	u, err := env.client.Tenant(testTenant, testUserToken).WebAPIURL(context.Background())
@@ -74,7 +74,7 @@ func TestReapprovalNewestTokenWins(t *testing.T) {
 		if _, err := fresh.Ticket(ctx); err != nil {
 			t.Fatalf("new handle: %v", err)
 		}
-		if n := env.fake.Exchanges(testTenant); n != 2 {
+		if n := env.fake.ExchangeCount(testTenant); n != 2 {
 			t.Fatalf("%d exchanges, want 2", n)
 		}
 	})
@@ -91,7 +91,7 @@ func TestReapprovalNewestTokenWins(t *testing.T) {
 		if _, err := fresh.Ticket(ctx); err != nil {
 			t.Fatalf("new token after the old one's refusal: %v", err)
 		}
-		if n := env.fake.Exchanges(testTenant); n != 2 {
+		if n := env.fake.ExchangeCount(testTenant); n != 2 {
 			t.Fatalf("%d exchanges, want 2", n)
 		}
 	})
@@ -101,7 +101,7 @@ func TestReapprovalNewestTokenWins(t *testing.T) {
 		env.fake.Refuse(testTenant, "no")
 		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
 		env.client.Tenant(testTenant, testUserToken).Ticket(ctx)
-		if n := env.fake.Exchanges(testTenant); n != 1 {
+		if n := env.fake.ExchangeCount(testTenant); n != 1 {
 			t.Fatalf("%d exchanges, want 1", n)
 		}
 	})

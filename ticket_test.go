@@ -117,13 +117,13 @@ func TestTicketColdTenantOneExchangeForAThousandCallers(t *testing.T) {
 			t.Fatalf("caller %d: %v, same ticket: %v", i, errs[i], tickets[i] == tickets[0])
 		}
 	}
-	if got := env.fake.Exchanges(testTenant); got != 1 {
+	if got := env.fake.ExchangeCount(testTenant); got != 1 {
 		t.Fatalf("%d callers caused %d exchanges, want 1", n, got)
 	}
 	for i := 0; i < 100; i++ {
 		mustTicket(t, env.client, testTenant)
 	}
-	if got := env.fake.Exchanges(testTenant); got != 1 {
+	if got := env.fake.ExchangeCount(testTenant); got != 1 {
 		t.Fatalf("cached calls caused exchanges: %d", got)
 	}
 }
@@ -134,7 +134,7 @@ func TestTicketRefreshesInBackgroundAfterRefreshAge(t *testing.T) {
 	t1 := mustTicket(t, env.client, testTenant)
 
 	clock.Advance(59 * time.Minute)
-	if mustTicket(t, env.client, testTenant) != t1 || env.fake.Exchanges(testTenant) != 1 {
+	if mustTicket(t, env.client, testTenant) != t1 || env.fake.ExchangeCount(testTenant) != 1 {
 		t.Fatal("refreshed before the refresh age")
 	}
 	clock.Advance(2 * time.Minute) // 61 minutes old: one caller starts a refresh
@@ -152,7 +152,7 @@ func TestTicketRefreshesInBackgroundAfterRefreshAge(t *testing.T) {
 	}
 	g.open()
 	eventually(t, "the refreshed ticket is served", func() bool { return mustTicket(t, env.client, testTenant) != t1 })
-	if got := env.fake.Exchanges(testTenant); got != 2 {
+	if got := env.fake.ExchangeCount(testTenant); got != 2 {
 		t.Fatalf("%d exchanges, want 2", got)
 	}
 }
@@ -182,7 +182,7 @@ func TestTicketNeverPastHardLifetime(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // let a background refresh run before the clock moves on
 	}
-	attempts := env.fake.Exchanges(testTenant) - 1
+	attempts := env.fake.ExchangeCount(testTenant) - 1
 	t.Logf("%d refresh attempts against a failing service", attempts)
 	if attempts < 2 || attempts > 40 {
 		t.Fatalf("%d refresh attempts in 59 minutes of a failing service at 360 calls; want a few, backed off", attempts)
@@ -218,7 +218,7 @@ func TestTicketNotPastLifetimeWhenStoppedAfterExchange(t *testing.T) {
 	if age := clock.Now().Sub(res.ReceivedAt); age >= lifetime {
 		t.Fatalf("got a ticket %v old, past its lifetime of %v", age, lifetime)
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("%d exchanges, want 2: the stale one and its replacement", n)
 	}
 }
@@ -251,7 +251,7 @@ func TestTicketCancelledCallerDoesNotFailOthers(t *testing.T) {
 	if got := <-resB; !strings.HasPrefix(got, "7T:") {
 		t.Fatalf("the other caller got %q", got)
 	}
-	if n := env.fake.Exchanges(testTenant); n != 1 {
+	if n := env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges, want 1", n)
 	}
 }
@@ -281,7 +281,7 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	if n := env.fake.Exchanges(testTenant); n != 1 {
+	if n := env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("50 calls after a refusal caused %d exchanges, want 1", n)
 	}
 	clock.Advance(31 * time.Second)
@@ -289,7 +289,7 @@ func TestTicketRefusalIsCachedBriefly(t *testing.T) {
 	if _, err := env.client.Tenant(testTenant, testUserToken).Ticket(context.Background()); err != nil {
 		t.Fatalf("after the refusal backoff: %v", err)
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("%d exchanges, want 2", n)
 	}
 }
@@ -386,7 +386,7 @@ func TestTicketWithDoneContextStartsNothing(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := env.fake.Exchanges(testTenant); n != 0 {
+	if n := env.fake.ExchangeCount(testTenant); n != 0 {
 		t.Fatalf("a caller whose ctx was done started %d exchanges", n)
 	}
 }
@@ -436,14 +436,14 @@ func TestSlidingExpiryRenewsOnlyIdleTickets(t *testing.T) {
 			t.Fatalf("hour %d: a ticket in use was renewed", i+1)
 		}
 	}
-	if n := env.fake.Exchanges(testTenant); n != 1 {
+	if n := env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges in ten hours of use, want 1", n)
 	}
 	clock.Advance(6 * time.Hour) // idle past its lifetime
 	if got := mustTicket(t, env.client, testTenant); got == t1 {
 		t.Fatal("an idle ticket past its lifetime was handed out")
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("%d exchanges, want 2", n)
 	}
 
@@ -463,7 +463,7 @@ func TestRealClockTimersRenewAndSlide(t *testing.T) {
 		c.TicketLifetime = 10 * time.Second
 	})
 	t1 := mustTicket(t, env.client, testTenant)
-	if mustTicket(t, env.client, testTenant) != t1 || env.fake.Exchanges(testTenant) != 1 {
+	if mustTicket(t, env.client, testTenant) != t1 || env.fake.ExchangeCount(testTenant) != 1 {
 		t.Fatal("a fresh ticket was not served from the cache")
 	}
 	eventually(t, "the renewal after RefreshAge", func() bool { return mustTicket(t, env.client, testTenant) != t1 })

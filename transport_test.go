@@ -54,7 +54,7 @@ func TestTransportSendsCredentialsOnlyToTheTenantsWebAPI(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = webapi.URL + "/Cust12345/api/"
-		return env.fake.Sign(claims)
+		return signClaims(t, env.fake, claims)
 	})
 	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
 
@@ -97,7 +97,7 @@ func TestTransportRefusesAPlainHTTPWebAPIURLOffLoopback(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = "http://sod.superoffice.com/Cust12345/api/"
-		return env.fake.Sign(claims)
+		return signClaims(t, env.fake, claims)
 	})
 	req, _ := http.NewRequest(http.MethodGet, "http://sod.superoffice.com/Cust12345/api/v1/Contact/2", nil)
 	_, err := env.client.Tenant(testTenant, testUserToken).Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {
@@ -174,7 +174,7 @@ func TestTransportFollowsAMoveInTheMiddleOfTraffic(t *testing.T) {
 	if w.calls[0].Load() != before {
 		t.Fatal("a request on the kept base went to the old host again")
 	}
-	if n := w.env.fake.Exchanges(testTenant); n != 1 {
+	if n := w.env.fake.ExchangeCount(testTenant); n != 1 {
 		t.Fatalf("%d exchanges, want 1 (a move keeps the ticket)", n)
 	}
 }
@@ -328,7 +328,7 @@ func TestTransportFollowsTheFakesMove(t *testing.T) {
 	if now, _ := tenant.WebAPIURL(context.Background()); now != moved {
 		t.Fatalf("WebAPIURL = %q, want %q", now, moved)
 	}
-	if l, m := env.fake.StateLookups(testTenant), env.fake.MisdirectedRequests(testTenant); l != 1 || m != 1 {
+	if l, m := env.fake.StateLookupCount(testTenant), env.fake.MisdirectedRequestCount(testTenant); l != 1 || m != 1 {
 		t.Fatalf("%d state lookups and %d 421s, want 1 and 1", l, m)
 	}
 
@@ -370,7 +370,7 @@ func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	// SuperOffice stops accepting the ticket: a burst of requests sees 401,
 	// the ticket is invalidated once and each request is retried once.
 	env.fake.RevokeTicket(t1)
-	calls := env.fake.WebAPICalls(testTenant)
+	calls := env.fake.WebAPICallCount(testTenant)
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for i := 0; i < 20; i++ {
@@ -391,10 +391,10 @@ func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	if ok.Load() != 20 {
 		t.Fatalf("%d of 20 requests succeeded after the 401", ok.Load())
 	}
-	if n := env.fake.Exchanges(testTenant); n != 2 {
+	if n := env.fake.ExchangeCount(testTenant); n != 2 {
 		t.Fatalf("a burst of 401s caused %d exchanges in all, want 2", n)
 	}
-	if got := env.fake.WebAPICalls(testTenant) - calls; got > 40 || got < 21 {
+	if got := env.fake.WebAPICallCount(testTenant) - calls; got > 40 || got < 21 {
 		t.Fatalf("%d WebApi calls for 20 requests; each may be retried once at most", got)
 	}
 	if mustTicket(t, env.client, testTenant) == t1 {
@@ -406,13 +406,13 @@ func TestTransportAddsCredentialsAndRetriesOnceAfter401(t *testing.T) {
 	body := &trackedBody{Reader: strings.NewReader("data")}
 	r, _ := http.NewRequest(http.MethodPost, url, body)
 	r.GetBody = nil
-	before := env.fake.WebAPICalls(testTenant)
+	before := env.fake.WebAPICallCount(testTenant)
 	resp, err = hc.Do(r)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unreplayable body: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if env.fake.WebAPICalls(testTenant)-before != 1 || !body.closed.Load() {
+	if env.fake.WebAPICallCount(testTenant)-before != 1 || !body.closed.Load() {
 		t.Fatal("unreplayable request was retried or its body not closed")
 	}
 }
@@ -437,7 +437,7 @@ func TestTransportClosesBodyWhenNoTicket(t *testing.T) {
 	if !body.closed.Load() {
 		t.Fatal("request body not closed on the error path")
 	}
-	if env.fake.WebAPICalls(testTenant) != 0 {
+	if env.fake.WebAPICallCount(testTenant) != 0 {
 		t.Fatal("request sent without a ticket")
 	}
 }

@@ -168,10 +168,10 @@ func TestTokenVerification(t *testing.T) {
 		cause error
 		says  string
 	}{
-		{name: "valid", token: func(c map[string]any) string { return env.fake.Sign(c) }},
+		{name: "valid", token: func(c map[string]any) string { return signClaims(t, env.fake, c) }},
 		{name: "exp within leeway", token: func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-30 * time.Second).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}},
 		{name: "forged with another key, same kid", token: func(c map[string]any) string { return signWith(forger, jwt.SigningMethodRS256, env.fake.KeyID(), c) }, cause: jwt.ErrTokenSignatureInvalid},
 		{name: "alg none", token: func(c map[string]any) string {
@@ -191,33 +191,33 @@ func TestTokenVerification(t *testing.T) {
 		{name: "PS256", token: func(c map[string]any) string {
 			return signWith(fakeSigningKey(t), jwt.SigningMethodPS256, env.fake.KeyID(), c)
 		}, cause: jwt.ErrTokenSignatureInvalid, says: "PS256"},
-		{name: "wrong issuer", token: func(c map[string]any) string { c["iss"] = "Evil AS"; return env.fake.Sign(c) }, cause: jwt.ErrTokenInvalidIssuer},
-		{name: "wrong audience", token: func(c map[string]any) string { c["aud"] = "spn:other"; return env.fake.Sign(c) }, cause: jwt.ErrTokenInvalidAudience},
+		{name: "wrong issuer", token: func(c map[string]any) string { c["iss"] = "Evil AS"; return signClaims(t, env.fake, c) }, cause: jwt.ErrTokenInvalidIssuer},
+		{name: "wrong audience", token: func(c map[string]any) string { c["aud"] = "spn:other"; return signClaims(t, env.fake, c) }, cause: jwt.ErrTokenInvalidAudience},
 		{name: "audience without serial", token: func(c map[string]any) string {
 			delete(c, "http://schemes.superoffice.net/identity/serial")
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, says: "serial"},
 		{name: "expired", token: func(c map[string]any) string {
 			c["exp"] = clock.Now().Add(-6 * time.Minute).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, cause: jwt.ErrTokenExpired},
-		{name: "no exp", token: func(c map[string]any) string { delete(c, "exp"); return env.fake.Sign(c) }, cause: jwt.ErrTokenRequiredClaimMissing},
+		{name: "no exp", token: func(c map[string]any) string { delete(c, "exp"); return signClaims(t, env.fake, c) }, cause: jwt.ErrTokenRequiredClaimMissing},
 		{name: "not valid yet", token: func(c map[string]any) string {
 			c["nbf"] = clock.Now().Add(10 * time.Minute).Unix()
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, cause: jwt.ErrTokenNotValidYet},
 		{name: "no ticket", token: func(c map[string]any) string {
 			delete(c, "http://schemes.superoffice.net/identity/ticket")
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, says: "ticket claim"},
 		{name: "other tenant", token: func(c map[string]any) string {
 			c["http://schemes.superoffice.net/identity/ctx"] = "Cust666"
-			return env.fake.Sign(c)
+			return signClaims(t, env.fake, c)
 		}, says: "Cust666"},
 		{name: "unknown kid", token: func(c map[string]any) string { return signWith(fakeSigningKey(t), jwt.SigningMethodRS256, "FFFF", c) }, cause: jwt.ErrTokenUnverifiable, says: "FFFF"},
 		{name: "not a JWT", token: func(c map[string]any) string { return "not-a-jwt" }, cause: jwt.ErrTokenMalformed},
 		{name: "tampered payload", token: func(c map[string]any) string {
-			good := env.fake.Sign(c)
+			good := signClaims(t, env.fake, c)
 			parts := strings.Split(good, ".")
 			c["http://schemes.superoffice.net/identity/ticket"] = "7T:stolen"
 			payload, _ := json.Marshal(c)
@@ -308,7 +308,7 @@ func TestTokenWithoutContextIsInvalid(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
 	env.fake.SetTokenFunc(func(claims map[string]any) string {
 		delete(claims, "http://schemes.superoffice.net/identity/ctx")
-		return env.fake.Sign(claims)
+		return signClaims(t, env.fake, claims)
 	})
 	_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, sysuser.ErrInvalidToken) {

@@ -342,7 +342,9 @@ func approve(t *testing.T, tab context.Context, fake *sysusertest.Server, mode, 
 	t.Helper()
 	app := &onboardingApp{clientID: "app-" + mode, secret: "secret", verifier: newVerifier(), state: "st-" + mode, fake: fake, got: make(chan callback, 1)}
 	app.url = startApp(t, app)
-	fake.RegisterClient(app.clientID, app.secret, app.redirectURI())
+	if err := fake.RegisterClient(app.clientID, app.secret, app.redirectURI()); err != nil {
+		t.Fatal(err)
+	}
 	log := watchCookies(t, tab)
 
 	if err := chromedp.Do(tab,
@@ -490,7 +492,9 @@ func TestBrowserDefaultLaxOnPOSTIsAGracePeriod(t *testing.T) {
 func TestBrowserFakeRefusesUnregisteredRedirect(t *testing.T) {
 	tab := startBrowser(t)
 	fake := newFake(t, "Cust1", "token one")
-	fake.RegisterClient("app", "secret", "http://localhost:1/callback")
+	if err := fake.RegisterClient("app", "secret", "http://localhost:1/callback"); err != nil {
+		t.Fatal(err)
+	}
 	u := fake.Root + sysusertest.AuthorizePath + "?" + url.Values{
 		"response_type": {"code"}, "client_id": {"app"}, "scope": {"openid"},
 		"redirect_uri": {"http://localhost:1/elsewhere"}, "state": {"s"},

@@ -90,7 +90,7 @@ func newWorld(t testing.TB) *world {
 	fake.SetTokenFunc(func(claims map[string]any) string {
 		ctx, _ := claims["http://schemes.superoffice.net/identity/ctx"].(string)
 		claims[webAPIClaim] = w.base(w.where(), ctx)
-		return fake.Sign(claims)
+		return signClaims(t, fake, claims)
 	})
 	return w
 }
@@ -206,7 +206,7 @@ func (w *world) notice(change int, iat time.Time, issuer string) []byte {
 	claims := jwt.MapClaims{"iss": issuer, "iat": iat.Unix(), "nbf": iat.Add(-time.Minute).Unix(), "exp": iat.Add(5 * time.Minute).Unix(),
 		"http://schemes.superoffice.net/identity/ctx": tenantID}
 	body, _ := json.Marshal(map[string]any{"ChangeType": change, "ContextIdentifier": tenantID,
-		"VersionName": "Release 8.4 R08", "FileVersion": "8.4.12.1234", "Token": w.fake.Sign(claims)})
+		"VersionName": "Release 8.4 R08", "FileVersion": "8.4.12.1234", "Token": signClaims(w.t, w.fake, claims)})
 	return body
 }
 
@@ -332,4 +332,16 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// signClaims signs claims as the fake signs its tokens; a failure fails t.
+// It uses t.Errorf, not t.Fatal, as the fake's token funcs run on its
+// server's goroutines.
+func signClaims(t testing.TB, fake *sysusertest.Server, claims map[string]any) string {
+	t.Helper()
+	token, err := fake.Sign(claims)
+	if err != nil {
+		t.Errorf("signing claims: %v", err)
+	}
+	return token
 }

@@ -91,7 +91,7 @@ func BenchmarkRedisHitNewClient(b *testing.B) {
 		c.Close()
 	}
 	b.StopTimer()
-	if n := fake.Exchanges(testTenant); n != 1 {
+	if n := fake.ExchangeCount(testTenant); n != 1 {
 		b.Fatalf("%d exchanges, want 1", n)
 	}
 }
@@ -146,7 +146,7 @@ func BenchmarkExchangesPerRefreshThreeReplicas(b *testing.B) {
 	for i, t := range tenants {
 		held[i] = ticket(t)
 	}
-	start := fake.Exchanges(testTenant)
+	start := fake.ExchangeCount(testTenant)
 	b.ResetTimer()
 	for b.Loop() {
 		clock.Advance(refreshAge + time.Second)
@@ -172,5 +172,5 @@ func BenchmarkExchangesPerRefreshThreeReplicas(b *testing.B) {
 		wg.Wait()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(fake.Exchanges(testTenant)-start)/float64(b.N), "exchanges/refresh")
+	b.ReportMetric(float64(fake.ExchangeCount(testTenant)-start)/float64(b.N), "exchanges/refresh")
 }

@@ -237,7 +237,7 @@ func TestWrongKeyIsAMissAndANewExchange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.Exchanges(testTenant); n != 2 || ra.Ticket == rb.Ticket {
+	if n := fake.ExchangeCount(testTenant); n != 2 || ra.Ticket == rb.Ticket {
 		t.Fatalf("exchanges = %d (same ticket: %v), want 2 distinct", n, ra.Ticket == rb.Ticket)
 	}
 	if logs.count("WARN", "cannot be read") == 0 {

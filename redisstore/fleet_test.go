@@ -261,7 +261,7 @@ func TestThreeProcessesOneColdTenantOneExchange(t *testing.T) {
 			all[k] += n
 		}
 	}
-	if n := f.fake.Exchanges(testTenant); n != 1 {
+	if n := f.fake.ExchangeCount(testTenant); n != 1 {
 		t.Errorf("the fake saw %d exchanges, want 1", n)
 	}
 	if len(all) != 1 {
@@ -340,7 +340,7 @@ func TestLeaseHolderKilledMidExchange(t *testing.T) {
 	if took > lease+time.Second {
 		t.Errorf("the ticket came %v after the kill; want at most the lease (%v) plus 1 s", took, lease)
 	}
-	if n := f.fake.Exchanges(testTenant); n != 1 {
+	if n := f.fake.ExchangeCount(testTenant); n != 1 {
 		t.Errorf("the fake saw %d completed exchanges, want 1 (the killed one never reached it)", n)
 	}
 	t.Logf("ticket %v after the holder was killed (lease %v)", took.Round(10*time.Millisecond), lease)
@@ -416,7 +416,7 @@ func TestRedisRestartMidRun(t *testing.T) {
 		t.Error("no warning about the store while Redis was down")
 	}
 	t.Logf("%d calls, %d begun while Redis was down, %d exchanges", calls.Load(), duringOutage.Load(),
-		fake.Exchanges(tenants[0])+fake.Exchanges(tenants[1])+fake.Exchanges(tenants[2]))
+		fake.ExchangeCount(tenants[0])+fake.ExchangeCount(tenants[1])+fake.ExchangeCount(tenants[2]))
 
 	// Back to sharing: a ticket one replica exchanges now is adopted by a
 	// new replica without an exchange.
@@ -435,15 +435,15 @@ func TestRedisRestartMidRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := fake.Exchanges(tenants[0])
+	before := fake.ExchangeCount(tenants[0])
 	fresh := newClient(t, fake.URL, newStore(t, newRedisClient(t, r.Addr()), nil), nil, nil)
 	got, err := fresh.Tenant(tenants[0], testToken).Ticket(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Ticket != res.Ticket || fake.Exchanges(tenants[0]) != before {
+	if got.Ticket != res.Ticket || fake.ExchangeCount(tenants[0]) != before {
 		t.Fatalf("after the restart a new replica did not adopt the stored ticket (same: %v, exchanges %d → %d)",
-			got.Ticket == res.Ticket, before, fake.Exchanges(tenants[0]))
+			got.Ticket == res.Ticket, before, fake.ExchangeCount(tenants[0]))
 	}
 }
 
@@ -462,8 +462,8 @@ func TestInvalidationIsShared(t *testing.T) {
 		tenants = append(tenants, client.Tenant(testTenant, testToken))
 	}
 	first := ticketsOf(t, ctx, tenants)
-	if len(first) != 1 || fake.Exchanges(testTenant) != 1 {
-		t.Fatalf("%d distinct tickets, %d exchanges; want 1 and 1", len(first), fake.Exchanges(testTenant))
+	if len(first) != 1 || fake.ExchangeCount(testTenant) != 1 {
+		t.Fatalf("%d distinct tickets, %d exchanges; want 1 and 1", len(first), fake.ExchangeCount(testTenant))
 	}
 	var old string
 	for tk := range first {
@@ -495,7 +495,7 @@ func TestInvalidationIsShared(t *testing.T) {
 	if len(second) != 1 || second[old] > 0 {
 		t.Fatalf("after the invalidation the replicas hold %d distinct tickets (the old one: %v)", len(second), second[old] > 0)
 	}
-	if n := fake.Exchanges(testTenant); n != 2 {
+	if n := fake.ExchangeCount(testTenant); n != 2 {
 		t.Errorf("%d exchanges in all, want 2", n)
 	}
 }

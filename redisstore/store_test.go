@@ -321,8 +321,8 @@ func TestLeaseTakerLooksAgainBeforeExchanging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !late.missed.Load() || got.Ticket != want.Ticket || fake.Exchanges(testTenant) != 1 {
-		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.Exchanges(testTenant))
+	if !late.missed.Load() || got.Ticket != want.Ticket || fake.ExchangeCount(testTenant) != 1 {
+		t.Fatalf("the second replica exchanged (%d exchanges) instead of adopting the stored ticket", fake.ExchangeCount(testTenant))
 	}
 }
 

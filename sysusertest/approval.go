@@ -8,25 +8,20 @@ import (
 	"time"
 )
 
-// OpenIDConfigurationPath is where the fake publishes its OpenID Connect
+// openIDConfigurationPath is where the fake publishes its OpenID Connect
 // metadata, as SuperOffice does.
-const OpenIDConfigurationPath = LoginPath + "/.well-known/openid-configuration"
+const openIDConfigurationPath = LoginPath + "/.well-known/openid-configuration"
 
-// OIDCIssuer is the issuer of the fake's approval id_tokens and
-// notification tokens: its root URL, as SuperOffice's is
-// "https://sod.superoffice.com".
-func (s *Server) OIDCIssuer() string { return s.Root }
-
-// Approve mints the id_token SuperID would post to the application's
+// IDToken mints the id_token SuperID would post to the application's
 // redirect URL when the tenant's administrator approves the application:
-// RS256 by the fake's key, issued by OIDCIssuer to clientID, carrying the
+// RS256 by the fake's key, issued by Root to clientID, carrying the
 // tenant's system user token (see AddTenant), its ctx, URLs and serial, the
 // administrator's identity, and nonce when it is not empty. Its claims are
 // those of a real SuperOffice id_token (identityprovider "central-superid",
 // is_administrator "True", string associateid, upn, initials,
 // so_primary_email_address, ...) plus system_token; nbf is iat - 60 s and
 // exp is iat + Options.TokenLifetime. The tenant must have been added.
-func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, error) {
+func (s *Server) IDToken(contextIdentifier, clientID, nonce string) (string, error) {
 	now := s.opts.Clock()
 	s.mu.Lock()
 	t := s.tenants[strings.ToLower(contextIdentifier)]
@@ -39,11 +34,11 @@ func (s *Server) Approve(contextIdentifier, clientID, nonce string) (string, err
 	if t == nil {
 		return "", fmt.Errorf("sysusertest: tenant %q was not added", contextIdentifier)
 	}
-	return key.sign(claims), nil
+	return key.sign(claims)
 }
 
 // idTokenClaims are the claims of the id_token SuperID issues when the
-// tenant's administrator approves clientID: Approve's, and the token
+// tenant's administrator approves clientID: IDToken's, and the token
 // endpoint's for an approved authorization code. s.mu is held.
 func (s *Server) idTokenClaims(t *tenant, contextIdentifier, clientID, nonce string, now time.Time) map[string]any {
 	upn := "admin@" + strings.ToLower(contextIdentifier) + ".example"

@@ -63,8 +63,8 @@ func ExampleServer() {
 	}
 	fake.RevokeTicket(res.Ticket) // the WebApi answers 401 to it from now on
 	get()
-	fmt.Println("exchanges:", fake.Exchanges("Cust12345"))
-	fmt.Println("WebApi requests:", fake.WebAPICalls("Cust12345"))
+	fmt.Println("exchanges:", fake.ExchangeCount("Cust12345"))
+	fmt.Println("WebApi requests:", fake.WebAPICallCount("Cust12345"))
 	// Output:
 	// 200 OK
 	// 200 OK

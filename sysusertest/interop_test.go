@@ -139,7 +139,13 @@ func TestInterop(t *testing.T) {
 			t.Run("foreign-key-refused", func(t *testing.T) {
 				srv := newInteropServer(t, &appKey.PublicKey)
 				other := newInteropServer(t, &appKey.PublicKey)
-				srv.SetTokenFunc(other.Sign)
+				srv.SetTokenFunc(func(claims map[string]any) string {
+					token, err := other.Sign(claims)
+					if err != nil {
+						t.Errorf("signing with the other key: %v", err)
+					}
+					return token
+				})
 				out := runInterop(t, c, srv, keyFile, wsdlFile, endpoint(srv))
 				if out.err == nil {
 					t.Fatalf("%s accepted a token signed by a key outside the JWKS and printed %q", c.name, out.stdout)
@@ -229,7 +235,7 @@ func checkInteropTicket(t *testing.T, srv *sysusertest.Server, stdout string) {
 	if want := srv.WebAPIURL("Cust12345"); got.WebAPIURL != want {
 		t.Errorf("webapi_url = %q, want %q", got.WebAPIURL, want)
 	}
-	if n := srv.Exchanges("Cust12345"); n != 1 {
+	if n := srv.ExchangeCount("Cust12345"); n != 1 {
 		t.Errorf("the fake counted %d exchanges for Cust12345, want 1", n)
 	}
 

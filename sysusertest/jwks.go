@@ -46,8 +46,8 @@ func (k *signingKey) jwk() map[string]any {
 	}
 }
 
-// JWKSRequests returns how many times the key set was fetched.
-func (s *Server) JWKSRequests() int {
+// JWKSRequestCount returns how many times the key set was fetched.
+func (s *Server) JWKSRequestCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.jwksHits

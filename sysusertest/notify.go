@@ -46,7 +46,7 @@ type Notification struct {
 // "VersionName":"...","FileVersion":"...","Token":"<JWT>"}.
 //
 // Token is an RS256 JWT signed with the fake's current key (kid and x5t
-// headers as its other tokens), iss OIDCIssuer (the fake's root, as
+// headers as its other tokens), iss Root (the fake's root, as
 // SuperOffice's is "https://sod.superoffice.com"), iat, nbf iat - 60 s,
 // exp iat + Options.TokenLifetime, and the tenant in the ctx claim
 // "http://schemes.superoffice.net/identity/ctx". SuperOffice documents the
@@ -87,13 +87,16 @@ func (s *Server) Notify(ctx context.Context, contextIdentifier, url string, n No
 	if n.FileVersion == "" {
 		n.FileVersion = "1.0.0.0"
 	}
-	token := key.sign(map[string]any{
-		"iss":               s.OIDCIssuer(),
+	token, err := key.sign(map[string]any{
+		"iss":               s.Root,
 		"iat":               iat.Unix(),
 		"nbf":               iat.Add(-nbfBefore).Unix(),
 		"exp":               iat.Add(s.opts.TokenLifetime).Unix(),
 		claimPrefix + "ctx": contextIdentifier,
 	})
+	if err != nil {
+		return 0, err
+	}
 	body, err := json.Marshal(struct {
 		ChangeType        ChangeType
 		ContextIdentifier string

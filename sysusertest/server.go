@@ -7,7 +7,7 @@
 // an RS256 JWT it signs with its own key. Tickets it issues are accepted by a
 // fake WebApi at /{tenant}/api/ on the tenant's own host, until they have
 // gone unused for Options.TicketLifetime (6 hours, sliding, as SuperOffice
-// documents). Approve mints the id_token SuperID posts when an administrator
+// documents). IDToken mints the id_token SuperID posts when an administrator
 // approves the application.
 //
 // What it serves on its login host, below URL (the root + /login), with
@@ -18,14 +18,15 @@
 //     fake's own address in it, for WSDL-driven clients.
 //   - /api/PartnerSystemUser/Authenticate: the JSON twin.
 //   - /.well-known/jwks: the signing keys, the current one first; also
-//     available as a certificate for pinning (Certificate).
+//     available as a certificate for pinning (SigningCertificate).
 //   - /.well-known/openid-configuration: metadata naming only what the fake
 //     serves.
 //   - /common/oauth/authorize and /common/oauth/tokens: SuperID's
 //     authorization code flow (OpenID Connect, PKCE S256) for clients
 //     registered with RegisterClient: an approval page with Approve and
-//     Decline buttons, then a one-time code for an id_token like Approve's.
-//     Authorize takes the decision without a browser.
+//     Decline buttons, then a one-time code for an id_token like IDToken's.
+//     Authorize and Decline take the administrator's decision without a
+//     browser.
 //
 // Below Root, the login host also answers SuperOffice's state API at
 // /api/state/{tenant} (StatePath).
@@ -41,11 +42,11 @@
 // name the new one. SetState makes a tenant Suspended, OfflineMaintenance
 // and so on: a tenant that is not running refuses exchanges and its WebApi
 // answers 503. Notify posts a signed state-change notification to an
-// application's State Change URL. StateLookups, MisdirectedRequests,
-// Exchanges and WebAPICalls count what clients did. What SuperOffice does
-// not document (the 421's body, what a tenant that is not running answers,
-// the notification token's claims beyond its issuer) is the fake's own
-// choice, said so where it is made.
+// application's State Change URL. ExchangeCount, WebAPICallCount,
+// MisdirectedRequestCount, StateLookupCount and JWKSRequestCount count what
+// clients did. What SuperOffice does not document (the 421's body, what a
+// tenant that is not running answers, the notification token's claims
+// beyond its issuer) is the fake's own choice, said so where it is made.
 //
 // # Hosts
 //
@@ -71,6 +72,17 @@
 //	defer srv.Close()
 //	srv.AddTenant("Cust12345", "MyApp-system-user-token")
 //	client, err := sysuser.NewClient(sysuser.Config{LoginURL: srv.URL, ...})
+//
+// # Errors, not panics
+//
+// Every call that can fail on what it is given returns an error and never
+// panics: NewServer, RotateKey, RegisterClient, Sign, IDToken, Authorize,
+// Decline, Callback.Request, SetState, MoveTenant and Notify (a test hands
+// it to t.Fatal).
+// The others cannot fail: AddTenant replaces a tenant added before,
+// Refuse and RevokeTicket change nothing for a tenant or ticket the fake
+// does not know, and the counters (ExchangeCount and the other ...Count
+// methods) are 0 for it.
 package sysusertest
 
 import (
@@ -135,8 +147,8 @@ const (
 	JWKSPath  = LoginPath + "/.well-known/jwks"
 )
 
-// Issuer is the iss the fake writes, as SuperOffice does.
-const Issuer = "SuperOffice AS"
+// issuer is the iss of the exchange's tokens, as SuperOffice writes it.
+const issuer = "SuperOffice AS"
 
 // claimPrefix is the namespace of SuperOffice's claims: "schemes", as
 // SuperOffice spells it (not "schemas").
@@ -414,38 +426,40 @@ func (s *Server) SetTokenFunc(f func(claims map[string]any) string) {
 	s.tokenFunc = f
 }
 
-// Sign signs claims with the fake's key: RS256, with kid and x5t headers.
-func (s *Server) Sign(claims map[string]any) string { return s.sign(claims) }
-
-func (s *Server) sign(claims map[string]any) string {
+// Sign signs claims with the fake's current key: RS256, with kid and x5t
+// headers, as the fake signs its own tokens. It fails when encoding/json
+// cannot encode the claims (a channel, a function, NaN).
+func (s *Server) Sign(claims map[string]any) (string, error) {
 	return s.current().sign(claims)
 }
 
-func (k *signingKey) sign(claims map[string]any) string {
+func (k *signingKey) sign(claims map[string]any) (string, error) {
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 	tok.Header["kid"] = k.kid
 	thumb := sha1.Sum(k.certDER)
 	tok.Header["x5t"] = base64.RawURLEncoding.EncodeToString(thumb[:])
 	signed, err := tok.SignedString(k.key)
 	if err != nil {
-		panic("sysusertest: signing a token: " + err.Error()) // cannot happen with a valid RSA key
+		return "", fmt.Errorf("sysusertest: signing a token: %w", err)
 	}
-	return signed
+	return signed, nil
 }
 
 // KeyID is the kid of the fake's signing key: the upper-case hex SHA-1
 // thumbprint of its certificate, as SuperOffice's kids are.
 func (s *Server) KeyID() string { return s.current().kid }
 
-// Certificate returns the fake's signing certificate in PEM, as
-// SuperOffice ships SuperOfficeFederatedLogin.crt, for sysuser.Config.Certificate.
-func (s *Server) Certificate() []byte {
+// SigningCertificate returns the certificate of the key the fake signs its
+// tokens with, in PEM, as SuperOffice ships SuperOfficeFederatedLogin.crt,
+// for sysuser.Config.Certificate. It is not the TLS certificate: see
+// CACertificate and Client for that.
+func (s *Server) SigningCertificate() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.current().certDER})
 }
 
-// Exchanges returns how many Authenticate requests named the tenant:
+// ExchangeCount returns how many Authenticate requests named the tenant:
 // successful, refused, or failed by SetUnavailable.
-func (s *Server) Exchanges(contextIdentifier string) int {
+func (s *Server) ExchangeCount(contextIdentifier string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {
@@ -494,7 +508,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, host int) {
 		s.serveREST(w, r)
 	case strings.EqualFold(p, JWKSPath):
 		s.serveJWKS(w, r)
-	case strings.EqualFold(p, OpenIDConfigurationPath):
+	case strings.EqualFold(p, openIDConfigurationPath):
 		s.serveOpenIDConfiguration(w, r)
 	case strings.EqualFold(p, AuthorizePath):
 		s.serveAuthorize(w, r)
@@ -543,7 +557,11 @@ func (s *Server) authenticate(appToken, contextIdentifier, signed string) (token
 	if tokenFunc != nil { // called without the lock: it may call Sign
 		return tokenFunc(claims), "", 0
 	}
-	return key.sign(claims), "", 0
+	token, err := key.sign(claims)
+	if err != nil { // cannot happen: the claims are the fake's own
+		return "", "", http.StatusInternalServerError
+	}
+	return token, "", 0
 }
 
 // check validates one request and issues a ticket, returning the claims
@@ -590,7 +608,7 @@ func (s *Server) check(t *tenant, appToken, contextIdentifier, signed string, no
 	ticket := newTicket()
 	s.tickets[ticket] = ticketInfo{tenant: strings.ToLower(contextIdentifier), lastUsed: now}
 	claims = map[string]any{
-		"iss":                            Issuer,
+		"iss":                            issuer,
 		"aud":                            "spn:" + t.serial,
 		"iat":                            now.Unix(),
 		"nbf":                            now.Add(-nbfBefore).Unix(),

@@ -16,8 +16,8 @@ import (
 const (
 	soapNS    = "http://schemas.xmlsoap.org/soap/envelope/"
 	partnerNS = "http://www.superoffice.com/superid/partnersystemuser/0.1"
-	// SOAPAction is the action the fake requires, quoted as WCF sends it.
-	SOAPAction = `"` + partnerNS + `/IPartnerSystemUserService/Authenticate"`
+	// soapAction is the action the fake requires, quoted as WCF sends it.
+	soapAction = `"` + partnerNS + `/IPartnerSystemUserService/Authenticate"`
 )
 
 // wsdl is SuperOffice's own WSDL of PartnerSystemUserService, as its
@@ -46,7 +46,7 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		soapFault(w, http.StatusUnsupportedMediaType, "s:Client", "Cannot process the message because the content type was not the expected type 'text/xml; charset=utf-8'.")
 		return
 	}
-	if a := r.Header.Get("SOAPAction"); a != SOAPAction && `"`+a+`"` != SOAPAction {
+	if a := r.Header.Get("SOAPAction"); a != soapAction && `"`+a+`"` != soapAction {
 		soapFault(w, http.StatusInternalServerError, "a:ActionNotSupported", "The message with Action '"+a+"' cannot be processed at the receiver.")
 		return
 	}

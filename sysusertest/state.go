@@ -47,7 +47,7 @@ const validUntilLayout = "2006-01-02T15:04:05.0000000Z"
 // (in any case): its state, whether it runs, its Endpoint and Api on its
 // current numbered host (Api without a trailing slash, as documented), and
 // ValidUntil. Every answer for an added tenant counts as a lookup (see
-// StateLookups). For a tenant never added it answers State "Unknown",
+// StateLookupCount). For a tenant never added it answers State "Unknown",
 // which SuperOffice documents as "the customer tenant is unknown", with
 // null Endpoint and Api: the fake's own guess at the rest of that answer.
 func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
@@ -118,9 +118,9 @@ func (s *Server) MoveTenant(contextIdentifier string) (string, error) {
 	return s.tenantOrigin(t) + "/" + t.name + "/api/", nil
 }
 
-// StateLookups returns how many times the state API answered for the
+// StateLookupCount returns how many times the state API answered for the
 // tenant.
-func (s *Server) StateLookups(contextIdentifier string) int {
+func (s *Server) StateLookupCount(contextIdentifier string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {
@@ -129,11 +129,11 @@ func (s *Server) StateLookups(contextIdentifier string) int {
 	return 0
 }
 
-// MisdirectedRequests returns how many of the tenant's WebApi requests
+// MisdirectedRequestCount returns how many of the tenant's WebApi requests
 // reached a host other than its current one (the login host, or the one
-// it was moved from) and were answered with 421. WebAPICalls counts them
-// too.
-func (s *Server) MisdirectedRequests(contextIdentifier string) int {
+// it was moved from) and were answered with 421. WebAPICallCount counts
+// them too.
+func (s *Server) MisdirectedRequestCount(contextIdentifier string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {

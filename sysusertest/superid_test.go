@@ -3,7 +3,8 @@ package sysusertest_test
 // SuperID's authorization code flow, driven with plain net/http as a
 // browser would drive it. Paths, parameter names and error codes are
 // literals from SuperOffice's documentation and the OAuth RFCs it follows,
-// never the fake's constants.
+// never the fake's constants. The helpers here serve callback_test.go,
+// pages_test.go and token_test.go too.
 
 import (
 	"crypto/rand"
@@ -12,7 +13,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -83,7 +83,9 @@ func (a *app) last(t *testing.T) *http.Request {
 func codeFlowFake(t *testing.T, clock func() time.Time) (*sysusertest.Server, *app) {
 	s := newFake(t, clock)
 	a := newApp(t)
-	s.RegisterClient(clientID, clientSecret, a.URL+"/callback")
+	if err := s.RegisterClient(clientID, clientSecret, a.URL+"/callback"); err != nil {
+		t.Fatal(err)
+	}
 	return s, a
 }
 
@@ -322,194 +324,6 @@ func TestCodeFlowQuery(t *testing.T) {
 	verifyIDToken(t, s, tok.IDToken, "Cust1", "tok. with dots", "smTo3BqVY0GyDAxm2Xe5iA")
 }
 
-// response_mode=form_post: an auto-submitting form posts code and state to
-// redirect_uri; the application authenticates with client_secret_basic.
-func TestCodeFlowFormPost(t *testing.T) {
-	s, a := codeFlowFake(t, nil)
-	verifier, challenge := pkce(t)
-	redirectURI := a.URL + "/callback"
-
-	resp, body := decide(t, s, authorizeURL(s, redirectURI, challenge, "response_mode", "form_post"), "approve", "Cust1")
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("approve: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
-	}
-	for _, want := range []string{"<script>document.forms[0].submit()</script>", "<noscript>", `type="submit"`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("form_post page lacks %s:\n%s", want, body)
-		}
-	}
-	action, fields := page(t, body)
-	if action != redirectURI {
-		t.Fatalf("form posts to %s, want %s", action, redirectURI)
-	}
-	if fields.Get("state") != "st-123" || fields.Get("code") == "" || len(fields) != 2 {
-		t.Fatalf("form fields %v, want code and state", fields)
-	}
-	// The browser's submission, replayed.
-	if r, _ := postForm(t, action, fields); r.StatusCode != 200 {
-		t.Fatalf("app: %d", r.StatusCode)
-	}
-	if got := a.last(t); got.Method != "POST" || got.PostForm.Get("code") != fields.Get("code") || got.PostForm.Get("state") != "st-123" {
-		t.Fatalf("app got %s %v", got.Method, got.PostForm)
-	}
-
-	form := redeemForm(fields.Get("code"), redirectURI, verifier)
-	form.Del("client_id")
-	form.Del("client_secret")
-	tok := redeem(t, s, form, clientID, clientSecret)
-	if tok.status != 200 {
-		t.Fatalf("redeem with client_secret_basic: %d %s %s", tok.status, tok.Error, tok.ErrorDescription)
-	}
-	verifyIDToken(t, s, tok.IDToken, "Cust1", "tok. with dots", "smTo3BqVY0GyDAxm2Xe5iA")
-}
-
-// Decline: error=access_denied with error_description and state, by the
-// response mode asked.
-func TestCodeFlowDecline(t *testing.T) {
-	s, a := codeFlowFake(t, nil)
-	_, challenge := pkce(t)
-	redirectURI := a.URL + "/callback"
-
-	resp, _ := decide(t, s, authorizeURL(s, redirectURI, challenge), "decline", "")
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
-		t.Fatalf("decline: %d to %s", resp.StatusCode, loc)
-	}
-	if q := loc.Query(); q.Get("error") != "access_denied" || q.Get("error_description") == "" || q.Get("state") != "st-123" || q.Has("code") {
-		t.Errorf("decline query %v", q)
-	}
-
-	resp, body := decide(t, s, authorizeURL(s, redirectURI, challenge, "response_mode", "form_post"), "decline", "")
-	if resp.StatusCode != 200 {
-		t.Fatalf("decline form_post: %d", resp.StatusCode)
-	}
-	action, fields := page(t, body)
-	if action != redirectURI || fields.Get("error") != "access_denied" || fields.Get("error_description") == "" || fields.Get("state") != "st-123" || fields.Has("code") {
-		t.Errorf("decline form_post to %s: %v", action, fields)
-	}
-}
-
-// A code is redeemed once; the second time is invalid_grant (RFC 6749 4.1.2).
-func TestCodeFlowCodeIsSingleUse(t *testing.T) {
-	s, a := codeFlowFake(t, nil)
-	verifier, challenge := pkce(t)
-	redirectURI := a.URL + "/callback"
-	cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	form := redeemForm(cb.Params.Get("code"), redirectURI, verifier)
-	if tok := redeem(t, s, form, "", ""); tok.status != 200 {
-		t.Fatalf("first redemption: %d %s", tok.status, tok.ErrorDescription)
-	}
-	if tok := redeem(t, s, form, "", ""); tok.status != 400 || tok.Error != "invalid_grant" || tok.IDToken != "" {
-		t.Fatalf("second redemption: %d %q %q, want 400 invalid_grant", tok.status, tok.Error, tok.ErrorDescription)
-	}
-	// The decision on an approval page is taken once too.
-	action, hidden, _ := approvalPage(t, s, authorizeURL(s, redirectURI, challenge))
-	hidden.Set("decision", "approve")
-	if r, _ := postForm(t, action, hidden); r.StatusCode != http.StatusFound {
-		t.Fatalf("first decision: %d", r.StatusCode)
-	}
-	if r, _ := postForm(t, action, hidden); r.StatusCode != 400 || r.Header.Get("Location") != "" {
-		t.Fatalf("second decision: %d to %q, want a 400 page", r.StatusCode, r.Header.Get("Location"))
-	}
-}
-
-func TestCodeFlowRefusals(t *testing.T) {
-	s, a := codeFlowFake(t, nil)
-	redirectURI := a.URL + "/callback"
-	s.RegisterClient("other-app", "other-secret", a.URL+"/other")
-	verifier, challenge := pkce(t)
-	otherVerifier, _ := pkce(t)
-
-	for _, tc := range []struct {
-		name         string
-		noChallenge  bool // the authorize request had no code_challenge
-		edit         func(url.Values)
-		basic        [2]string
-		status       int
-		err          string
-		wwwAuthBasic bool
-	}{
-		{name: "wrong code_verifier", edit: func(f url.Values) { f.Set("code_verifier", otherVerifier) }, status: 400, err: "invalid_grant"},
-		{name: "no code_verifier", edit: func(f url.Values) { f.Del("code_verifier") }, status: 400, err: "invalid_grant"},
-		{name: "code_verifier too short", edit: func(f url.Values) { f.Set("code_verifier", "abc") }, status: 400, err: "invalid_grant"},
-		{name: "code_verifier without code_challenge", noChallenge: true, status: 400, err: "invalid_grant"},
-		{name: "wrong client_secret", edit: func(f url.Values) { f.Set("client_secret", "guess") }, status: 401, err: "invalid_client"},
-		{name: "no client_secret", edit: func(f url.Values) { f.Del("client_secret") }, status: 401, err: "invalid_client"},
-		{name: "unknown client_id", edit: func(f url.Values) { f.Set("client_id", "nobody") }, status: 401, err: "invalid_client"},
-		{name: "wrong Basic secret", edit: func(f url.Values) { f.Del("client_id"); f.Del("client_secret") }, basic: [2]string{clientID, "guess"}, status: 401, err: "invalid_client", wwwAuthBasic: true},
-		{name: "Basic and client_secret both", basic: [2]string{clientID, clientSecret}, status: 400, err: "invalid_request"},
-		{name: "another client's code", edit: func(f url.Values) { f.Set("client_id", "other-app"); f.Set("client_secret", "other-secret") }, status: 400, err: "invalid_grant"},
-		{name: "wrong redirect_uri", edit: func(f url.Values) { f.Set("redirect_uri", a.URL+"/other") }, status: 400, err: "invalid_grant"},
-		{name: "no redirect_uri", edit: func(f url.Values) { f.Del("redirect_uri") }, status: 400, err: "invalid_grant"},
-		{name: "unknown code", edit: func(f url.Values) { f.Set("code", "forged") }, status: 400, err: "invalid_grant"},
-		{name: "no code", edit: func(f url.Values) { f.Del("code") }, status: 400, err: "invalid_request"},
-		{name: "grant_type refresh_token", edit: func(f url.Values) { f.Set("grant_type", "refresh_token") }, status: 400, err: "unsupported_grant_type"},
-		{name: "no grant_type", edit: func(f url.Values) { f.Del("grant_type") }, status: 400, err: "invalid_request"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			drop := []string{}
-			if tc.noChallenge {
-				drop = []string{"code_challenge", "", "code_challenge_method", ""}
-			}
-			cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge, drop...), true, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			form := redeemForm(cb.Params.Get("code"), redirectURI, verifier)
-			if tc.edit != nil {
-				tc.edit(form)
-			}
-			tok := redeem(t, s, form, tc.basic[0], tc.basic[1])
-			if tok.status != tc.status || tok.Error != tc.err || tok.ErrorDescription == "" || tok.IDToken != "" {
-				t.Fatalf("%d %q %q, want %d %s", tok.status, tok.Error, tok.ErrorDescription, tc.status, tc.err)
-			}
-			if got := tok.header.Get("WWW-Authenticate"); tc.wwwAuthBasic != strings.HasPrefix(got, "Basic") {
-				t.Errorf("WWW-Authenticate %q", got)
-			}
-			// A refused attempt does not spend the code: the application's
-			// own request still works.
-			if !tc.noChallenge {
-				if tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", ""); tok.status != 200 {
-					t.Errorf("the right redemption after the refusal: %d %s", tok.status, tok.ErrorDescription)
-				}
-			}
-		})
-	}
-	if r, body := getNoFollow(t, s.Root+tokensPath); r.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("GET tokens: %d %s", r.StatusCode, body)
-	}
-}
-
-// Codes live 60 s by Options.Clock.
-func TestCodeFlowExpiredCode(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	s, a := codeFlowFake(t, clock)
-	redirectURI := a.URL + "/callback"
-	verifier, challenge := pkce(t)
-
-	cb, _ := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
-	advance(60 * time.Second)
-	if tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", ""); tok.status != 400 || tok.Error != "invalid_grant" {
-		t.Fatalf("code 60 s old: %d %q, want 400 invalid_grant", tok.status, tok.Error)
-	}
-
-	cb, _ = s.Authorize(authorizeURL(s, redirectURI, challenge), true, "")
-	advance(59 * time.Second)
-	tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
-	if tok.status != 200 {
-		t.Fatalf("code 59 s old: %d %s", tok.status, tok.ErrorDescription)
-	}
-	if _, claims := unverifiedClaims(t, tok.IDToken); claims["iat"] != float64(now.Unix()) {
-		t.Errorf("iat %v, want the fake's clock %d", claims["iat"], now.Unix())
-	}
-}
-
 // An unknown client_id or a redirect_uri not registered for it gets an
 // error page at the fake, never a redirect: the fake is no open redirector.
 func TestAuthorizeNeverRedirectsToAnUnregisteredURI(t *testing.T) {
@@ -526,13 +340,15 @@ func TestAuthorizeNeverRedirectsToAnUnregisteredURI(t *testing.T) {
 		"unknown tenant":         authorizeURL(s, redirectURI, challenge, "tenant", "Cust404"),
 		"bad request too":        authorizeURL(s, "https://evil.example/callback", challenge, "response_type", "token"),
 	} {
-		resp, body := getNoFollow(t, u)
-		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(body, "evil.example/callback\"") {
-			t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
-		}
-		if _, err := s.Authorize(u, true, ""); err == nil {
-			t.Errorf("%s: Authorize gave a callback", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			resp, body := getNoFollow(t, u)
+			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || strings.Contains(body, "evil.example/callback\"") {
+				t.Errorf("%s: %d Location %q", name, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if _, err := s.Authorize("", u); err == nil {
+				t.Errorf("%s: Authorize gave a callback", name)
+			}
+		})
 	}
 }
 
@@ -543,40 +359,51 @@ func TestAuthorizeRefusalsGoBackToTheApplication(t *testing.T) {
 	_, challenge := pkce(t)
 	redirectURI := a.URL + "/callback"
 	for _, tc := range []struct {
+		name  string
 		extra []string
 		err   string
 	}{
-		{[]string{"response_type", "token"}, "unsupported_response_type"},
-		{[]string{"response_type", "code id_token"}, "unsupported_response_type"},
-		{[]string{"response_type", ""}, "invalid_request"},
-		{[]string{"scope", "profile"}, "invalid_scope"},
-		{[]string{"scope", ""}, "invalid_scope"},
-		{[]string{"code_challenge_method", "plain"}, "invalid_request"},
-		{[]string{"code_challenge_method", ""}, "invalid_request"}, // absent means plain
-		{[]string{"code_challenge", ""}, "invalid_request"},        // a method without a challenge
-		{[]string{"code_challenge", "short"}, "invalid_request"},
-		{[]string{"response_mode", "web_message"}, "invalid_request"},
+		{name: "response_type token", extra: []string{"response_type", "token"}, err: "unsupported_response_type"},
+		{name: "response_type code id_token", extra: []string{"response_type", "code id_token"}, err: "unsupported_response_type"},
+		{name: "no response_type", extra: []string{"response_type", ""}, err: "invalid_request"},
+		{name: "scope without openid", extra: []string{"scope", "profile"}, err: "invalid_scope"},
+		{name: "no scope", extra: []string{"scope", ""}, err: "invalid_scope"},
+		{name: "code_challenge_method plain", extra: []string{"code_challenge_method", "plain"}, err: "invalid_request"},
+		{name: "no code_challenge_method", extra: []string{"code_challenge_method", ""}, err: "invalid_request"}, // absent means plain
+		{name: "no code_challenge", extra: []string{"code_challenge", ""}, err: "invalid_request"},               // a method without a challenge
+		{name: "short code_challenge", extra: []string{"code_challenge", "short"}, err: "invalid_request"},
+		{name: "response_mode web_message", extra: []string{"response_mode", "web_message"}, err: "invalid_request"},
 	} {
-		u := authorizeURL(s, redirectURI, challenge, tc.extra...)
-		resp, _ := getNoFollow(t, u)
-		loc, _ := url.Parse(resp.Header.Get("Location"))
-		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
-			t.Errorf("%v: %d to %q", tc.extra, resp.StatusCode, loc)
-			continue
-		}
-		if q := loc.Query(); q.Get("error") != tc.err || q.Get("state") != "st-123" || q.Has("code") {
-			t.Errorf("%v: %v, want error %s", tc.extra, q, tc.err)
-		}
-		cb, err := s.Authorize(u, true, "")
-		if err != nil || cb.Params.Get("error") != tc.err {
-			t.Errorf("%v: Authorize %v %v", tc.extra, cb, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			u := authorizeURL(s, redirectURI, challenge, tc.extra...)
+			resp, _ := getNoFollow(t, u)
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), redirectURI+"?") {
+				t.Errorf("%v: %d to %q", tc.extra, resp.StatusCode, loc)
+				return
+			}
+			if q := loc.Query(); q.Get("error") != tc.err || q.Get("state") != "st-123" || q.Has("code") {
+				t.Errorf("%v: %v, want error %s", tc.extra, q, tc.err)
+			}
+			cb, err := s.Authorize("", u)
+			if err != nil || cb.Params.Get("error") != tc.err {
+				t.Errorf("%v: Authorize %v %v", tc.extra, cb, err)
+			}
+		})
 	}
 	// Scope may hold more than openid; PKCE is optional.
-	for _, extra := range [][]string{{"scope", "openid profile email"}, {"code_challenge", "", "code_challenge_method", ""}} {
-		if resp, body := getNoFollow(t, authorizeURL(s, redirectURI, challenge, extra...)); resp.StatusCode != 200 {
-			t.Errorf("%v: %d %s", extra, resp.StatusCode, body)
-		}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{name: "scope openid profile email", extra: []string{"scope", "openid profile email"}},
+		{name: "no PKCE", extra: []string{"code_challenge", "", "code_challenge_method", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if resp, body := getNoFollow(t, authorizeURL(s, redirectURI, challenge, tc.extra...)); resp.StatusCode != 200 {
+				t.Errorf("%v: %d %s", tc.extra, resp.StatusCode, body)
+			}
+		})
 	}
 }
 
@@ -612,74 +439,22 @@ func TestAuthorizeTenantChooser(t *testing.T) {
 		t.Errorf("approving an unknown tenant: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// Authorize: the tenant asked, else the one the page preselects.
-	for tenant, want := range map[string]string{"Cust2": "Cust2", "": "Cust1"} {
-		cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
-		if _, claims := unverifiedClaims(t, tok.IDToken); claims[schemes+"ctx"] != want {
-			t.Errorf("Authorize(%q): ctx %v, want %s", tenant, claims[schemes+"ctx"], want)
-		}
-	}
-}
-
-// Authorize and Callback.Request let a Go test run the flow without a
-// browser: approve the URL the application redirected to, replay the
-// callback.
-func TestAuthorizeWithoutABrowser(t *testing.T) {
-	s, a := codeFlowFake(t, nil)
-	redirectURI := a.URL + "/callback?app=1"
-	s.RegisterClient(clientID, clientSecret, redirectURI)
-	verifier, challenge := pkce(t)
-
-	for _, mode := range []string{"query", "form_post"} {
-		cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge, "response_mode", mode), true, "Cust1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, err := cb.Request()
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.AddCookie(&http.Cookie{Name: "flow", Value: "browser-bound"})
-		if resp, _ := do(t, req); resp.StatusCode != 200 {
-			t.Fatalf("%s: app answered %d", mode, resp.StatusCode)
-		}
-		got := a.last(t)
-		wantMethod := map[string]string{"query": "GET", "form_post": "POST"}[mode]
-		if c, _ := got.Cookie("flow"); got.Method != wantMethod || got.Form.Get("code") == "" || got.Form.Get("state") != "st-123" || c == nil {
-			t.Fatalf("%s: app got %s %v", mode, got.Method, got.Form)
-		}
-		if got.URL.Query().Get("app") != "1" {
-			t.Errorf("%s: the redirect URI's own query was lost: %s", mode, got.URL)
-		}
-		// As Chromium sends them (e2e's TestBrowserFakeApprovalPage): Origin
-		// on the POST only; both ports on 127.0.0.1 make it same-site.
-		wantOrigin := map[string]string{"query": "", "form_post": s.Root}[mode]
-		if h := got.Header; h.Get("Origin") != wantOrigin || h.Get("Referer") != s.Root+"/" || h.Get("Sec-Fetch-Site") != "same-site" || h.Get("Sec-Fetch-Mode") != "navigate" {
-			t.Errorf("%s: Origin %q Referer %q Sec-Fetch-Site %q Sec-Fetch-Mode %q", mode, h.Get("Origin"), h.Get("Referer"), h.Get("Sec-Fetch-Site"), h.Get("Sec-Fetch-Mode"))
-		}
-		if tok := redeem(t, s, redeemForm(got.Form.Get("code"), redirectURI, verifier), "", ""); tok.status != 200 {
-			t.Errorf("%s: redeem %d %s", mode, tok.status, tok.ErrorDescription)
-		}
-	}
-
-	cb, err := s.Authorize(authorizeURL(s, redirectURI, challenge), false, "")
-	if err != nil || cb.Method != "GET" || cb.Params.Get("error") != "access_denied" || cb.Params.Get("state") != "st-123" {
-		t.Errorf("decline: %+v %v", cb, err)
-	}
-	cb, err = s.Authorize(authorizeURL(s, redirectURI, challenge, "response_mode", "fragment"), true, "")
-	if err != nil || !strings.Contains(cb.URL, "#") || !strings.Contains(cb.URL, "code=") {
-		t.Errorf("fragment: %+v %v", cb, err)
-	} else if _, err := cb.Request(); err == nil {
-		t.Error("a fragment callback gave a request")
-	}
-	if _, err := s.Authorize("https://sod.superoffice.com"+authorizePath+"?client_id="+clientID, true, ""); err == nil {
-		t.Error("Authorize took SuperOffice's own URL")
-	}
-	if _, err := s.Authorize(authorizeURL(s, redirectURI, challenge), true, "Cust404"); err == nil {
-		t.Error("Authorize approved an unknown tenant")
+	for _, tc := range []struct {
+		name, tenant, want string
+	}{
+		{name: "the tenant asked", tenant: "Cust2", want: "Cust2"},
+		{name: "the preselected tenant", tenant: "", want: "Cust1"},
+	} {
+		t.Run("Authorize "+tc.name, func(t *testing.T) {
+			cb, err := s.Authorize(tc.tenant, authorizeURL(s, redirectURI, challenge))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := redeem(t, s, redeemForm(cb.Params.Get("code"), redirectURI, verifier), "", "")
+			if _, claims := unverifiedClaims(t, tok.IDToken); claims[schemes+"ctx"] != tc.want {
+				t.Errorf("Authorize(%q): ctx %v, want %s", tc.tenant, claims[schemes+"ctx"], tc.want)
+			}
+		})
 	}
 }
 
@@ -691,7 +466,7 @@ func TestCodeFlowPathsIgnoreCase(t *testing.T) {
 	if resp, body := getNoFollow(t, u); resp.StatusCode != 200 {
 		t.Errorf("%s: %d %s", u, resp.StatusCode, body)
 	}
-	cb, err := s.Authorize(u, true, "")
+	cb, err := s.Authorize("", u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -702,42 +477,51 @@ func TestCodeFlowPathsIgnoreCase(t *testing.T) {
 	}
 }
 
-func TestOpenIDConfigurationNamesTheCodeFlow(t *testing.T) {
+// RegisterClient refuses what cannot be a client with an error, not a
+// panic, and registers nothing then.
+func TestRegisterClientRefusesBadInput(t *testing.T) {
 	s := newFake(t, nil)
-	resp, body := get(t, s.Root+"/login/.well-known/openid-configuration")
-	if resp.StatusCode != 200 {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
-	var meta map[string]any
-	if err := json.Unmarshal([]byte(body), &meta); err != nil {
-		t.Fatal(err)
-	}
-	for k, want := range map[string]string{
-		"authorization_endpoint":                s.Root + "/login/common/oauth/authorize",
-		"token_endpoint":                        s.Root + "/login/common/oauth/tokens",
-		"token_endpoint_auth_methods_supported": "[client_secret_post client_secret_basic]",
-		"code_challenge_methods_supported":      "[S256]",
-		"response_modes_supported":              "[form_post fragment query]",
+	const good = "https://app.example.com/callback"
+	for _, c := range []struct {
+		name, id, secret string
+		redirectURIs     []string
+	}{
+		{name: "no client id", id: "", secret: "secret", redirectURIs: []string{good}},
+		{name: "no secret", id: "bad-app", secret: "", redirectURIs: []string{good}},
+		{name: "no redirect URI", id: "bad-app", secret: "secret"},
+		{name: "a relative redirect URI", id: "bad-app", secret: "secret", redirectURIs: []string{"/callback"}},
+		{name: "a redirect URI without a host", id: "bad-app", secret: "secret", redirectURIs: []string{"https:///callback"}},
+		{name: "a redirect URI with a fragment", id: "bad-app", secret: "secret", redirectURIs: []string{good + "#x"}},
+		{name: "one bad redirect URI among good ones", id: "bad-app", secret: "secret", redirectURIs: []string{good, "callback"}},
 	} {
-		if got := fmt.Sprint(meta[k]); got != want {
-			t.Errorf("%s = %s, want %s", k, got, want)
-		}
-	}
-	if !strings.Contains(fmt.Sprint(meta["response_types_supported"]), "code") {
-		t.Errorf("response_types_supported %v", meta["response_types_supported"])
+		t.Run(c.name, func(t *testing.T) {
+			if err := s.RegisterClient(c.id, c.secret, c.redirectURIs...); err == nil {
+				t.Fatal("no error")
+			}
+			u := s.Root + authorizePath + "?" + url.Values{
+				"response_type": {"code"}, "client_id": {"bad-app"}, "scope": {"openid"}, "redirect_uri": {good},
+			}.Encode()
+			if _, err := s.Authorize("", u); err == nil {
+				t.Error("the refused client was registered")
+			}
+		})
 	}
 }
 
-// state comes back as sent, and the form_post page escapes it.
-func TestFormPostEscapesState(t *testing.T) {
+// Decline refuses what Authorize refuses: a request that gets an error page
+// is an error, one refused back to the application is its callback.
+func TestDeclineRefusesAsAuthorize(t *testing.T) {
 	s, a := codeFlowFake(t, nil)
 	_, challenge := pkce(t)
-	state := `"><script>alert(1)</script>&x=1`
-	_, body := decide(t, s, authorizeURL(s, a.URL+"/callback", challenge, "response_mode", "form_post", "state", state), "approve", "")
-	if strings.Contains(body, "<script>alert") {
-		t.Fatalf("state not escaped:\n%s", body)
+	redirectURI := a.URL + "/callback"
+	if _, err := s.Decline(authorizeURL(s, "https://evil.example/callback", challenge)); err == nil {
+		t.Error("Decline of an unregistered redirect URI gave a callback")
 	}
-	if _, fields := page(t, body); fields.Get("state") != state {
-		t.Errorf("state %q, want %q", fields.Get("state"), state)
+	if _, err := s.Decline("https://sod.superoffice.com" + authorizePath + "?client_id=" + clientID); err == nil {
+		t.Error("Decline took SuperOffice's own URL")
+	}
+	cb, err := s.Decline(authorizeURL(s, redirectURI, challenge, "scope", "profile"))
+	if err != nil || cb.Params.Get("error") != "invalid_scope" || cb.Params.Get("state") != "st-123" {
+		t.Errorf("Decline of a request without openid: %+v %v, want invalid_scope", cb, err)
 	}
 }

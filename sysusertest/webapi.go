@@ -82,9 +82,9 @@ func (s *Server) RevokeTicket(ticket string) {
 	}
 }
 
-// WebAPICalls returns how many requests the fake WebApi received for the
-// tenant on any host, whatever it answered (401, 421 and 503 included).
-func (s *Server) WebAPICalls(contextIdentifier string) int {
+// WebAPICallCount returns how many requests the fake WebApi received for
+// the tenant on any host, whatever it answered (401, 421 and 503 included).
+func (s *Server) WebAPICallCount(contextIdentifier string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tenants[strings.ToLower(contextIdentifier)]; t != nil {
@@ -93,8 +93,8 @@ func (s *Server) WebAPICalls(contextIdentifier string) int {
 	return 0
 }
 
-// IssuedTickets returns how many tickets the fake has issued in all.
-func (s *Server) IssuedTickets() int {
+// issuedTickets returns how many tickets the fake has issued in all.
+func (s *Server) issuedTickets() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.tickets)

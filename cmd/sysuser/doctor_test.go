@@ -208,7 +208,7 @@ func TestDoctorMissingSettingsAndBadKey(t *testing.T) {
 	expect(t, lines, "key", "FAIL", ".NET XML")
 	expect(t, lines, "reach", "ok")
 	expect(t, lines, "exchange", "skip", "key check failed")
-	if n := f.Exchanges(testTenant); n != 0 {
+	if n := f.ExchangeCount(testTenant); n != 0 {
 		t.Errorf("doctor exchanged %d times with an unusable key", n)
 	}
 }

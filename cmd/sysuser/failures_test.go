@@ -95,7 +95,7 @@ func TestExchangeReadsTokensFromFiles(t *testing.T) {
 func TestVerifyAnotherIssuerFails(t *testing.T) {
 	f := newFake(t, 0)
 	for _, iss := range []string{"https://accounts.example.com", "someone else"} {
-		token := f.Sign(map[string]any{"iss": iss, "aud": "x", "exp": time.Now().Add(time.Minute).Unix()})
+		token := signClaims(t, f.Server, map[string]any{"iss": iss, "aud": "x", "exp": time.Now().Add(time.Minute).Unix()})
 		r := runSysuser(t, runOpts{stdin: token}, "verify", "--login-url", f.URL)
 		if r.code != exitFail || !strings.Contains(r.stderr, iss) || !strings.Contains(r.stderr, `"SuperOffice AS"`) || strings.Contains(r.stderr, "SO_CLIENT_ID") {
 			t.Errorf("issuer %q: want exit 1 naming the issuer: %v", iss, r)
@@ -181,7 +181,7 @@ func TestDoctorBadTokensHaveFixes(t *testing.T) {
 			f := newFake(t, 0)
 			f.SetTokenFunc(func(claims map[string]any) string {
 				c.change(claims)
-				return f.Sign(claims)
+				return signClaims(t, f.Server, claims)
 			})
 			r := runSysuser(t, runOpts{env: settingsEnv(f.loginURL, keyFile)}, "doctor")
 			if r.code != exitFail {

@@ -351,7 +351,7 @@ func runFake(c *cli, cfg fakeConfig) error {
 	}
 	defer srv.Close()
 	f.srv = srv
-	if err := writeFileSafely(out.CertificateFile, srv.Certificate(), 0o644, true); err != nil {
+	if err := writeFileSafely(out.CertificateFile, srv.SigningCertificate(), 0o644, true); err != nil {
 		return err
 	}
 	if cfg.tls {
@@ -365,7 +365,7 @@ func runFake(c *cli, cfg fakeConfig) error {
 		}
 	}
 	out.LoginURL = srv.URL
-	out.Issuer = srv.OIDCIssuer()
+	out.Issuer = srv.Root
 	out.StateURL = srv.Root + sysusertest.StatePath + "/"
 	out.SOAPEndpoint = srv.Root + sysusertest.SOAPPath
 	out.WSDLURL = out.SOAPEndpoint + "?wsdl"

@@ -71,7 +71,7 @@ func (f *fakeRun) rotateKey(url.Values) (any, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := writeFileSafely(f.out.CertificateFile, f.srv.Certificate(), 0o644, true); err != nil {
+	if err := writeFileSafely(f.out.CertificateFile, f.srv.SigningCertificate(), 0o644, true); err != nil {
 		return nil, err
 	}
 	f.out.KeyID = f.srv.KeyID()

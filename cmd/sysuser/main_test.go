@@ -283,3 +283,15 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		}
 	}
 }
+
+// signClaims signs claims as the fake signs its tokens; a failure fails t.
+// It uses t.Errorf, not t.Fatal, as the fake's token funcs run on its
+// server's goroutines.
+func signClaims(t testing.TB, fake *sysusertest.Server, claims map[string]any) string {
+	t.Helper()
+	token, err := fake.Sign(claims)
+	if err != nil {
+		t.Errorf("signing claims: %v", err)
+	}
+	return token
+}

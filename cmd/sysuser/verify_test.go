@@ -13,7 +13,7 @@ func TestVerifySystemUserToken(t *testing.T) {
 	f := newFake(t, 0)
 	jwt := exchangeJWT(t, f)
 	tokenFile := writeFile(t, "token.jwt", []byte(jwt+"\n"))
-	certFile := writeFile(t, "superoffice.crt", f.Certificate())
+	certFile := writeFile(t, "superoffice.crt", f.SigningCertificate())
 	cases := []struct {
 		name string
 		o    runOpts
@@ -62,7 +62,7 @@ func TestVerifySystemUserToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	r = runSysuser(t, runOpts{}, "verify", "--cert", writeFile(t, "other.crt", other.Certificate()), tokenFile)
+	r = runSysuser(t, runOpts{}, "verify", "--cert", writeFile(t, "other.crt", other.SigningCertificate()), tokenFile)
 	if r.code != exitFail || !strings.Contains(r.stderr, "invalid system user token") {
 		t.Errorf("foreign certificate: %v", r)
 	}
@@ -75,7 +75,7 @@ func TestVerifySystemUserToken(t *testing.T) {
 
 func TestVerifyIDToken(t *testing.T) {
 	f := newFake(t, 0)
-	idToken, err := f.Approve(testTenant, "my-client-id", "n0nce")
+	idToken, err := f.IDToken(testTenant, "my-client-id", "n0nce")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,10 @@ func run(ctx context.Context, opts options) (_ *app, err error) {
 	}
 	a.URL = baseURL(opts.Addr, l.Addr())
 	redirectURL := a.URL + callbackPath[1:]
-	a.fake.RegisterClient(clientID, clientSecret, redirectURL)
+	if err := a.fake.RegisterClient(clientID, clientSecret, redirectURL); err != nil {
+		l.Close()
+		return nil, err
+	}
 
 	a.client, err = sysuser.NewClient(sysuser.Config{LoginURL: a.fake.URL, ApplicationToken: appToken, Signer: signer})
 	if err != nil {

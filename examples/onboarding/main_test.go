@@ -205,7 +205,7 @@ func TestOnboarding(t *testing.T) {
 			if !state.HttpOnly || state.Secure != tc.wantSecure || state.SameSite != tc.sameSite || state.Path != "/" || state.MaxAge != 600 {
 				t.Errorf("state cookie %s", state)
 			}
-			cb, err := a.fake.Authorize(authorize, true, "")
+			cb, err := a.fake.Authorize("", authorize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,8 +224,8 @@ func TestOnboarding(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || tenant == nil || tenant[1] != tenantID || webapi == nil || !strings.HasPrefix(webapi[1], "200 OK ") {
 				t.Fatalf("/connected: %s\n%s", resp.Status, body)
 			}
-			if !strings.Contains(webapi[1], "v1/Contact/2") || a.fake.WebAPICalls(tenantID) != 1 {
-				t.Errorf("WebApi: %s, %d calls", webapi[1], a.fake.WebAPICalls(tenantID))
+			if !strings.Contains(webapi[1], "v1/Contact/2") || a.fake.WebAPICallCount(tenantID) != 1 {
+				t.Errorf("WebApi: %s, %d calls", webapi[1], a.fake.WebAPICallCount(tenantID))
 			}
 			if _, body := admin.get(a.URL); !strings.Contains(body, ">"+tenantID+"</a>") {
 				t.Errorf("/ does not list %s:\n%s", tenantID, body)
@@ -238,7 +238,7 @@ func TestOnboarding(t *testing.T) {
 
 			// Decline.
 			authorize, _ = admin.connect(a)
-			cb, err = a.fake.Authorize(authorize, false, "")
+			cb, err = a.fake.Decline(authorize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,7 +249,7 @@ func TestOnboarding(t *testing.T) {
 			// this one while it has a login of its own in flight.
 			attacker := newBrowser(t)
 			authorize, _ = attacker.connect(a)
-			forged, err := a.fake.Authorize(authorize, true, "")
+			forged, err := a.fake.Authorize("", authorize)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +257,7 @@ func TestOnboarding(t *testing.T) {
 			resp, body = admin.deliver(forged)
 			assertError(t, "forged state", resp, body, "refused")
 			// This browser's own login still completes.
-			cb, err = a.fake.Authorize(own, true, "")
+			cb, err = a.fake.Authorize("", own)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -99,7 +99,7 @@ func run() error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("WebApi answered %s", resp.Status)
 	}
-	fmt.Printf("exchanges with the login service: %d\n", fake.Exchanges("Cust12345"))
+	fmt.Printf("exchanges with the login service: %d\n", fake.ExchangeCount("Cust12345"))
 	return nil
 }
 
