@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-superoffice/sysuser/sysusertest"
 )
 
 // doctorLines maps each check doctor printed to its status and text.
@@ -276,4 +278,124 @@ func TestDoctorWeakKeyWarns(t *testing.T) {
 		expect(t, lines, "key", "FAIL", "1024")
 	}
 	assertNoSecrets(t, r.stdout+r.stderr, weak)
+}
+
+func TestDoctorTimeoutAdviceNamesTheURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a 1s timeout; skipped with -short")
+	}
+	app, _, _ := keys(t)
+	// A server that accepts connections and never answers.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	r := runSysuser(t, runOpts{env: settingsEnv("http://"+l.Addr().String()+"/login", writeFile(t, "app.pem", pkcs1(app)))}, "doctor", "-timeout", "1s")
+	lines := doctorLines(t, r)
+	expect(t, lines, "reach", "FAIL", "no answer in time", "http to 127.0.0.1 port "+port, "HTTP_PROXY")
+	if strings.Contains(r.stdout, "443") {
+		t.Errorf("advice names 443 for an http URL on port %s:\n%s", port, r.stdout)
+	}
+}
+
+func TestDoctorBadTokensHaveFixes(t *testing.T) {
+	app, _, _ := keys(t)
+	keyFile := writeFile(t, "app.pem", pkcs1(app))
+	const ns = "http://schemes.superoffice.net/identity/"
+	for _, c := range []struct {
+		name   string
+		change func(map[string]any)
+		says   []string
+	}{
+		{"wrong issuer", func(m map[string]any) { m["iss"] = "https://impostor.example" }, []string{"issuer", "not SuperOffice's login service", "fix: check SO_LOGIN_URL"}},
+		{"wrong audience", func(m map[string]any) { m["aud"] = "spn:somebody-else" }, []string{"audience", "fix: check SO_LOGIN_URL"}},
+		{"no ticket", func(m map[string]any) { delete(m, ns+"ticket") }, []string{"ticket claim is missing", "system user access", "fix: check the tenant's approval"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t, 0)
+			f.SetTokenFunc(func(claims map[string]any) string {
+				c.change(claims)
+				return signClaims(t, f.Server, claims)
+			})
+			r := runSysuser(t, runOpts{env: settingsEnv(f.loginURL, keyFile)}, "doctor")
+			if r.code != exitFail {
+				t.Fatalf("want exit 1: %v", r)
+			}
+			lines := doctorLines(t, r)
+			expect(t, lines, "exchange", "FAIL", c.says...)
+			assertNoSecrets(t, r.stdout+r.stderr, app)
+			t.Logf("%s", lines["exchange"][1])
+		})
+	}
+}
+
+// TestDoctorNamesTheServersClock runs doctor against a login server whose
+// clock is 10 minutes ahead while its Date header (Go's, the real time)
+// is right: doctor must blame the server's clock, not this machine's.
+func TestDoctorNamesTheServersClock(t *testing.T) {
+	app, _, signing := keys(t)
+	keyFile := writeFile(t, "app.pem", pkcs1(app))
+	ahead := func() time.Time { return time.Now().Add(10 * time.Minute) }
+	for _, c := range []struct {
+		name    string
+		maxSkew time.Duration
+		says    []string
+	}{
+		// The server refuses the timestamp.
+		{"timestamp", 0, []string{"The supplied timestamp is invalid", "login server's clock", "agrees with the login server's Date header", "fix: nothing to change on this machine"}},
+		// It accepts it, but its token is not valid yet here.
+		{"iat", 20 * time.Minute, []string{"login server's clock is off", "iat", "ahead of this machine's clock", "Date header", "fix: nothing to change on this machine"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, err := sysusertest.NewServer(sysusertest.Options{ApplicationToken: testAppToken, PublicKey: &app.PublicKey, SigningKey: signing, Clock: ahead, MaxClockSkew: c.maxSkew})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			srv.AddTenant(testTenant, testSystemToken)
+			r := runSysuser(t, runOpts{env: settingsEnv(srv.URL, keyFile)}, "doctor")
+			if r.code != exitFail {
+				t.Fatalf("want exit 1: %v", r)
+			}
+			lines := doctorLines(t, r)
+			expect(t, lines, "clock", "ok")
+			expect(t, lines, "exchange", "FAIL", c.says...)
+			if c.name == "iat" && !regexp.MustCompile(`(9m59s|10m0s|10m1s) ahead of this machine's clock`).MatchString(lines["exchange"][1]) {
+				t.Errorf("doctor does not say the token's clock is 10 minutes ahead: %s", lines["exchange"][1])
+			}
+			if strings.Contains(lines["exchange"][1], "synchronise this machine's clock") {
+				t.Errorf("doctor blames this machine's clock: %s", lines["exchange"][1])
+			}
+			t.Logf("%s", lines["exchange"][1])
+		})
+	}
+}
+
+// The same with this machine's clock at fault: the Date header and the
+// token's iat agree, 10 minutes ahead.
+func TestDoctorNamesThisMachinesClock(t *testing.T) {
+	app, _, _ := keys(t)
+	keyFile := writeFile(t, "app.pem", pkcs1(app))
+	f := newFake(t, 10*time.Minute) // its Date header follows its clock
+	r := runSysuser(t, runOpts{env: settingsEnv(f.loginURL, keyFile)}, "doctor")
+	lines := doctorLines(t, r)
+	expect(t, lines, "clock", "FAIL", "this machine's clock is 10m0s behind the login server's")
+	expect(t, lines, "exchange", "FAIL", "measured this machine's clock 10m0s", "fix: synchronise this machine's clock")
 }

@@ -73,3 +73,16 @@ func exchangeJWT(t *testing.T, f *fake) string {
 	}
 	return got.JWT
 }
+
+func TestExchangeReadsTokensFromFiles(t *testing.T) {
+	app, _, _ := keys(t)
+	f := newFake(t, 0)
+	appTokenFile := writeFile(t, "app-token.txt", []byte(testAppToken+"\r\n"))
+	tokenFile := writeFile(t, "token.txt", []byte(testSystemToken+"\n"))
+	r := runSysuser(t, runOpts{}, "exchange", "-login-url", f.loginURL, "-key", writeFile(t, "app.pem", pkcs1(app)),
+		"-tenant", testTenant, "-app-token-file", appTokenFile, "-token-file", tokenFile, "--json")
+	if r.code != exitOK || !strings.Contains(r.stdout, `"tenant":"Cust12345"`) {
+		t.Fatalf("%v", r)
+	}
+	assertNoSecrets(t, r.stdout+r.stderr, app)
+}

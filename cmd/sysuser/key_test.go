@@ -107,3 +107,44 @@ func TestKeyConvert(t *testing.T) {
 		t.Errorf("a public key: %v", r)
 	}
 }
+
+func TestKeyConvertRefusesPlantedLinks(t *testing.T) {
+	app, _, _ := keys(t)
+	in := writeFile(t, "private.xml", pkcs1(app))
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim.txt")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "out.pem")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling.pem")
+	if err := os.Symlink(filepath.Join(dir, "created-through-link"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"key", "convert", "--in", in, "--to", "pem", "--out", link, "--overwrite"},
+		{"key", "convert", "--in", in, "--to", "pem", "--out", link},
+		{"key", "convert", "--in", in, "--to", "pem", "--out", dangling, "--overwrite"},
+		{"key", "convert", "--in", in, "--to", "pem", "--out", dangling},
+		{"key", "convert", "--in", in, "--to", "pem", "--out", dir, "--overwrite"},
+	} {
+		r := runSysuser(t, runOpts{}, args...)
+		if r.code != exitFail || !(strings.Contains(r.stderr, "symbolic link") || strings.Contains(r.stderr, "not a regular file")) {
+			t.Errorf("%v: %v", args[len(args)-2:], r)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "created-through-link")); err == nil {
+		t.Error("a file was created through the dangling link")
+	}
+	// No temporary file is left behind.
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("the directory holds %d entries, want 3 (victim, two links, nothing else)", len(entries))
+	}
+}

@@ -295,3 +295,25 @@ func signClaims(t testing.TB, fake *sysusertest.Server, claims map[string]any) s
 	}
 	return token
 }
+
+func TestHelpShowsNoSecret(t *testing.T) {
+	env := []string{"SO_APP_TOKEN=" + testAppToken, "SO_SYSTEM_USER_TOKEN=" + testSystemToken, "SO_CONTEXT_IDENTIFIER=" + testTenant, "SO_ENVIRONMENT=sod"}
+	for _, args := range [][]string{
+		{"help", "exchange"}, {"help", "doctor"}, {"exchange", "--help"}, {"help", "sign"}, {"sign", "-h"},
+		{"doctor", "-h"}, {"verify", "--help"}, {"help"}, {"fake", "--help"}, {"state", "--help"},
+	} {
+		r := runSysuser(t, runOpts{env: env}, args...)
+		if r.code != exitOK {
+			t.Errorf("%v: %v", args, r)
+		}
+		assertNoSecrets(t, r.stdout+r.stderr, nil)
+		if args[len(args)-1] == "exchange" && !strings.Contains(r.stdout, "$SO_APP_TOKEN, which is set") {
+			t.Errorf("%v does not say the application token is set:\n%s", args, r.stdout)
+		}
+	}
+	// Without the variables, help says they are not set.
+	r := runSysuser(t, runOpts{}, "help", "exchange")
+	if !strings.Contains(r.stdout, "$SO_APP_TOKEN, not set") {
+		t.Errorf("help exchange without SO_APP_TOKEN:\n%s", r.stdout)
+	}
+}

@@ -102,3 +102,28 @@ func TestVerifyIDToken(t *testing.T) {
 		t.Errorf("another nonce: %v", r)
 	}
 }
+
+func TestVerifyAnotherIssuerFails(t *testing.T) {
+	f := newFake(t, 0)
+	for _, iss := range []string{"https://accounts.example.com", "someone else"} {
+		token := signClaims(t, f.Server, map[string]any{"iss": iss, "aud": "x", "exp": time.Now().Add(time.Minute).Unix()})
+		r := runSysuser(t, runOpts{stdin: token}, "verify", "--login-url", f.URL)
+		if r.code != exitFail || !strings.Contains(r.stderr, iss) || !strings.Contains(r.stderr, `"SuperOffice AS"`) || strings.Contains(r.stderr, "SO_CLIENT_ID") {
+			t.Errorf("issuer %q: want exit 1 naming the issuer: %v", iss, r)
+		}
+		oneLine(t, iss, r.stderr)
+	}
+}
+
+func TestVerifyOfflineSaysKeysUnavailable(t *testing.T) {
+	f := newFake(t, 0)
+	jwt := exchangeJWT(t, f)
+	// Offline: every request to sod.superoffice.com goes to a proxy that
+	// is not there.
+	r := runSysuser(t, runOpts{stdin: jwt, env: []string{"HTTPS_PROXY=http://" + closedPort(t)}}, "verify", "-env", "sod", "-timeout", "5s")
+	if r.code != exitFail || !strings.Contains(r.stderr, "could not verify") || !strings.Contains(r.stderr, "signing keys could not be fetched") ||
+		strings.Contains(r.stderr, "invalid system user token") {
+		t.Errorf("offline: %v", r)
+	}
+	oneLine(t, "offline", r.stderr)
+}
