@@ -69,11 +69,10 @@ func TestFailedRefetchKeepsLastGoodKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(11 * time.Second)
-	env.fake.SetTokenFunc(func(claims map[string]any) string {
+	env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 		tok.Header["kid"] = "UNKNOWN"
-		s, _ := tok.SignedString(fakeSigningKey(t))
-		return s
+		return tok.SignedString(fakeSigningKey(t))
 	})
 	// The token is not known to be bad: the refetch that would have found
 	// its key failed, so the key set is unavailable (retried soon), not the
@@ -112,11 +111,10 @@ func TestKeySetRefusesBadKeysOneByOne(t *testing.T) {
 	}
 	for kid, key := range map[string]*rsa.PrivateKey{"SMALL": small, "EC1": small, "BROKEN": small, "ENC": fakeSigningKey(t)} {
 		t.Run(kid, func(t *testing.T) {
-			env.fake.SetTokenFunc(func(claims map[string]any) string {
+			env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 				tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 				tok.Header["kid"] = kid
-				s, _ := tok.SignedString(key)
-				return s
+				return tok.SignedString(key)
 			})
 			_, err := c.Exchange(context.Background(), testTenant, testUserToken)
 			want := map[string]string{"SMALL": "1024 bits", "EC1": "not RSA", "BROKEN": "base64url", "ENC": "not sig"}[kid]
@@ -222,11 +220,10 @@ func TestJWKSIsCachedAndRefetchedForUnknownKid(t *testing.T) {
 	if n := env.fake.JWKSRequestCount(); n != 1 {
 		t.Fatalf("5 exchanges fetched the key set %d times, want 1", n)
 	}
-	env.fake.SetTokenFunc(func(c map[string]any) string {
+	env.fake.SetTokenFunc(func(c map[string]any) (string, error) {
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(c))
 		tok.Header["kid"] = "NEW-KID"
-		s, _ := tok.SignedString(fakeSigningKey(t))
-		return s
+		return tok.SignedString(fakeSigningKey(t))
 	})
 	// Within the minimum interval after the first fetch, no refetch at all.
 	env.client.Exchange(context.Background(), testTenant, testUserToken)

@@ -132,7 +132,7 @@ func TestRefusalsAndInvalidTokensAreNotRetried(t *testing.T) {
 		t.Fatal("refusal succeeded")
 	}
 	env.fake.Refuse(testTenant, "")
-	env.fake.SetTokenFunc(func(claims map[string]any) string { claims["iss"] = "x"; return signClaims(t, env.fake, claims) })
+	env.fake.SetTokenFunc(func(claims map[string]any) (string, error) { claims["iss"] = "x"; return env.fake.Sign(claims) })
 	if _, err := c.Exchange(context.Background(), testTenant, testUserToken); !errors.Is(err, sysuser.ErrInvalidToken) {
 		t.Fatal(err)
 	}

@@ -108,9 +108,9 @@ func newWorld(t *testing.T, clock func() time.Time) *world {
 		forward(t, rw, r, w.env.fake.Root)
 	}))
 	t.Cleanup(w.front.Close)
-	w.env.fake.SetTokenFunc(func(claims map[string]any) string {
+	w.env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = w.base(w.where())
-		return signClaims(w.t, w.env.fake, claims)
+		return w.env.fake.Sign(claims)
 	})
 	cfg := w.env.cfg
 	cfg.LoginURL = w.front.URL + "/login"

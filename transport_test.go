@@ -52,9 +52,9 @@ func TestTransportSendsCredentialsOnlyToTheTenantsWebAPI(t *testing.T) {
 	t.Cleanup(webapi.Close)
 
 	env := newTestEnv(t, nil, nil)
-	env.fake.SetTokenFunc(func(claims map[string]any) string {
+	env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = webapi.URL + "/Cust12345/api/"
-		return signClaims(t, env.fake, claims)
+		return env.fake.Sign(claims)
 	})
 	hc := env.client.Tenant(testTenant, testUserToken).HTTPClient()
 
@@ -95,9 +95,9 @@ func TestTransportSendsCredentialsOnlyToTheTenantsWebAPI(t *testing.T) {
 
 func TestTransportRefusesAPlainHTTPWebAPIURLOffLoopback(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
-	env.fake.SetTokenFunc(func(claims map[string]any) string {
+	env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 		claims["http://schemes.superoffice.net/identity/webapi_url"] = "http://sod.superoffice.com/Cust12345/api/"
-		return signClaims(t, env.fake, claims)
+		return env.fake.Sign(claims)
 	})
 	req, _ := http.NewRequest(http.MethodGet, "http://sod.superoffice.com/Cust12345/api/v1/Contact/2", nil)
 	_, err := env.client.Tenant(testTenant, testUserToken).Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {

@@ -230,9 +230,9 @@ func TestTokenVerification(t *testing.T) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					var lastTicket string
-					env.fake.SetTokenFunc(func(claims map[string]any) string {
+					env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 						lastTicket, _ = claims["http://schemes.superoffice.net/identity/ticket"].(string)
-						return c.token(claims)
+						return c.token(claims), nil
 					})
 					res, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 					if c.name == "valid" || c.name == "exp within leeway" {
@@ -306,9 +306,9 @@ func TestLoginServerClockAheadWithinFiveMinutes(t *testing.T) {
 // tenant.
 func TestTokenWithoutContextIsInvalid(t *testing.T) {
 	env := newTestEnv(t, nil, nil)
-	env.fake.SetTokenFunc(func(claims map[string]any) string {
+	env.fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 		delete(claims, "http://schemes.superoffice.net/identity/ctx")
-		return signClaims(t, env.fake, claims)
+		return env.fake.Sign(claims)
 	})
 	_, err := env.client.Exchange(context.Background(), testTenant, testUserToken)
 	if !errors.Is(err, sysuser.ErrInvalidToken) {

@@ -87,10 +87,10 @@ func newWorld(t testing.TB) *world {
 	}
 	w.front = httptest.NewServer(http.HandlerFunc(w.serveFront))
 	t.Cleanup(w.front.Close)
-	fake.SetTokenFunc(func(claims map[string]any) string {
+	fake.SetTokenFunc(func(claims map[string]any) (string, error) {
 		ctx, _ := claims["http://schemes.superoffice.net/identity/ctx"].(string)
 		claims[webAPIClaim] = w.base(w.where(), ctx)
-		return signClaims(t, fake, claims)
+		return fake.Sign(claims)
 	})
 	return w
 }

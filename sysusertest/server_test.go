@@ -1,6 +1,7 @@
 package sysusertest_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -291,6 +293,45 @@ func TestSign(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if tok, err := s.Sign(c.claims); err == nil || tok != "" {
 				t.Errorf("Sign = %q, %v; want an error", tok, err)
+			}
+		})
+	}
+}
+
+// SetTokenFunc's token is what the exchange returns, and its error makes
+// the exchange answer 500; nil restores the fake's own signing.
+func TestSetTokenFunc(t *testing.T) {
+	s := newFake(t, nil)
+	s.AddTenant("Cust1", "tok")
+	post := func() (int, string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"SignedSystemToken": sign(t, "tok", time.Now()), "ApplicationToken": "app", "ContextIdentifier": "Cust1", "ReturnTokenType": "JWT"})
+		resp, err := http.Post(s.URL+"/api/PartnerSystemUser/Authenticate", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		name     string
+		f        func(map[string]any) (string, error)
+		status   int
+		contains string
+	}{
+		{name: "a forged token", f: func(map[string]any) (string, error) { return "forged.token.here", nil }, status: 200, contains: `"forged.token.here"`},
+		{name: "an error", f: func(map[string]any) (string, error) { return "", errors.New("cannot sign") }, status: 500},
+		{name: "nil restores the fake's signing", f: nil, status: 200, contains: `"Token":"ey`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.SetTokenFunc(c.f)
+			status, body := post()
+			if status != c.status || !strings.Contains(body, c.contains) {
+				t.Fatalf("got %d %.200q, want %d with %q", status, body, c.status, c.contains)
+			}
+			if strings.Contains(body, "cannot sign") {
+				t.Fatalf("the token func's error reached the client: %.200q", body)
 			}
 		})
 	}

@@ -330,9 +330,9 @@ func TestDoctorBadTokensHaveFixes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFake(t, 0)
-			f.SetTokenFunc(func(claims map[string]any) string {
+			f.SetTokenFunc(func(claims map[string]any) (string, error) {
 				c.change(claims)
-				return signClaims(t, f.Server, claims)
+				return f.Server.Sign(claims)
 			})
 			r := runSysuser(t, runOpts{env: settingsEnv(f.loginURL, keyFile)}, "doctor")
 			if r.code != exitFail {
